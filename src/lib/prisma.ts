@@ -1,0 +1,96 @@
+/**
+ * The one place the Prisma Client is configured (law 1 of the system).
+ *
+ * Three modes, chosen by the database URL:
+ * - direct (`postgres://`, and the embedded PostgreSQL): Prisma 7's WASM query
+ *   compiler over `@prisma/adapter-pg`, with a bounded `pg` pool. No native
+ *   engine binary is involved, so nothing is downloaded at run time.
+ * - accelerate (`prisma://`, `prisma+postgres://`): `accelerateUrl` plus the
+ *   `withAccelerate()` extension, so Accelerate pools connections and may cache.
+ */
+import { createHash } from "node:crypto";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { withAccelerate } from "@prisma/extension-accelerate";
+import type { Logger } from "pino";
+import { PrismaClient } from "../generated/prisma/client.js";
+import { databaseModeOf } from "./config.js";
+
+export interface PrismaOptions {
+  /** `postgres://…`, `prisma://…` or `prisma+postgres://…`. */
+  url: string;
+  /** Upper bound of the pg pool in direct mode. Default 10. */
+  poolMax?: number;
+  /** Server-side `statement_timeout` for every pooled connection. Default 10000 ms (Accelerate's query limit). */
+  statementTimeoutMs?: number;
+  /** Interactive transaction timeout. Default 15000 ms (Accelerate's limit). */
+  transactionTimeoutMs?: number;
+  /** How long `$transaction` waits to start (pool acquisition). Default 5000 ms. */
+  transactionMaxWaitMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * Names prepared statements after a hash of their SQL text, so each pooled
+ * connection parses and plans a given query once and then only binds and
+ * executes it. Prisma's query compiler emits a small, stable set of SQL
+ * strings, so the memo below stays small; it is still bounded.
+ */
+const STATEMENT_NAME_CACHE_MAX = 10_000;
+const statementNames = new Map<string, string>();
+function statementNameFor(sql: string): string {
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    name = "p_" + createHash("sha1").update(sql).digest("hex").slice(0, 24);
+    if (statementNames.size >= STATEMENT_NAME_CACHE_MAX) statementNames.clear();
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
+function createDirectClient(options: PrismaOptions) {
+  const adapter = new PrismaPg(
+    {
+      connectionString: options.url,
+      max: options.poolMax ?? 10,
+      statement_timeout: options.statementTimeoutMs ?? 10_000,
+      connectionTimeoutMillis: options.transactionMaxWaitMs ?? 5_000,
+      idleTimeoutMillis: 30_000,
+    },
+    {
+      statementNameGenerator: (query) => statementNameFor(query.sql),
+      onPoolError: (err) => options.logger?.warn({ err }, "idle database connection failed"),
+    },
+  );
+  return new PrismaClient({
+    adapter,
+    transactionOptions: {
+      timeout: options.transactionTimeoutMs ?? 15_000,
+      maxWait: options.transactionMaxWaitMs ?? 5_000,
+    },
+  });
+}
+
+function createAccelerateClient(options: PrismaOptions) {
+  return new PrismaClient({
+    accelerateUrl: options.url,
+    transactionOptions: {
+      timeout: options.transactionTimeoutMs ?? 15_000,
+      maxWait: options.transactionMaxWaitMs ?? 5_000,
+    },
+  }).$extends(withAccelerate());
+}
+
+/**
+ * The client type the rest of the service sees. The Accelerate-extended client
+ * is a superset of the plain one for every query we issue, so both modes are
+ * typed as the plain client; code that needs `$accelerate` asks for it.
+ */
+export type Db = PrismaClient;
+
+/** Builds the Prisma Client for `options.url`. Call once per process. */
+export function createPrisma(options: PrismaOptions): Db {
+  const mode = databaseModeOf(options.url);
+  if (mode === "accelerate") return createAccelerateClient(options) as unknown as Db;
+  if (mode === "direct") return createDirectClient(options);
+  throw new Error("createPrisma needs a database URL; the embedded PostgreSQL supplies one when DATABASE_URL is unset");
+}

@@ -1,0 +1,36 @@
+/**
+ * Wraps a service's handlers so that every failure leaves through
+ * `toConnectError` (one error table, no internals leaking). The result is a
+ * plain connect-es `ServiceImpl`, served unchanged by both transports.
+ */
+import type { DescService } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { toConnectError } from "./errors.js";
+
+export interface ImplementedService<S extends DescService = DescService> {
+  service: S;
+  impl: ServiceImpl<S>;
+}
+
+export function implement<S extends DescService>(service: S, impl: ServiceImpl<S>, logger: Logger): ImplementedService<S> {
+  const wrapped: Record<string, unknown> = {};
+  for (const method of service.methods) {
+    const handler = (impl as Record<string, unknown>)[method.localName];
+    if (typeof handler !== "function") {
+      throw new Error(`${service.typeName}.${method.name} has no handler`);
+    }
+    if (method.methodKind !== "unary") {
+      throw new Error(`${service.typeName}.${method.name}: only unary RPCs are served`);
+    }
+    const unary = handler as (req: unknown, ctx: HandlerContext) => unknown;
+    wrapped[method.localName] = async (req: unknown, ctx: HandlerContext) => {
+      try {
+        return await unary.call(impl, req, ctx);
+      } catch (error) {
+        throw toConnectError(error, logger, `${service.typeName}/${method.name}`);
+      }
+    };
+  }
+  return { service, impl: wrapped as ServiceImpl<S> };
+}

@@ -1,0 +1,179 @@
+/**
+ * Wires the service together: database (embedded or given), migrations,
+ * Prisma Client, handlers, both transports, health and reflection; and takes
+ * it apart again in the right order on shutdown.
+ */
+import type { AddressInfo } from "node:net";
+import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded.js";
+import { applyPendingMigrations, listPendingMigrations } from "../db/migrations.js";
+import { CurrencyService } from "../domain/ledger/currency.js";
+import { AuditService } from "../gen/aevon/audit/v1/audit_pb.js";
+import { IdentityService } from "../gen/aevon/identity/v1/identity_pb.js";
+import type { Config } from "../lib/config.js";
+import { createPrisma, type Db } from "../lib/prisma.js";
+import { implement, type ImplementedService } from "../rpc/implement.js";
+import { LedgerService, ledgerServiceImpl } from "../rpc/ledger-service.js";
+import { createCurrencyStore } from "../store/currency-store.js";
+import { createConnectServer } from "./connect-server.js";
+import { addService, createGrpcServer } from "./grpc-server.js";
+import { addHealth, type HealthMonitor } from "./health.js";
+import { addReflection } from "./reflection.js";
+
+export interface RunningServer {
+  /** Bound gRPC port (useful when configured as 0). */
+  grpcPort: number;
+  /** Bound Connect/gRPC-Web port, or -1 when disabled. */
+  connectPort: number;
+  db: Db;
+  health: HealthMonitor;
+  /** Graceful stop: refuse new calls, drain in-flight ones within the bound, close the pool, stop embedded PG. */
+  stop(): Promise<void>;
+}
+
+/** Thrown when migrations are pending and MIGRATE_ON_START=false. */
+export class PendingMigrationsError extends Error {
+  constructor(readonly pending: string[]) {
+    super(
+      `database has ${pending.length} pending migration(s): ${pending.join(", ")}. ` +
+        "Apply them with `npm run migrate:deploy` (or start with MIGRATE_ON_START=true).",
+    );
+  }
+}
+
+async function prepareSchema(url: string, config: Config, logger: Logger): Promise<void> {
+  if (config.migrateOnStart) {
+    const { applied } = await applyPendingMigrations(url, { logger });
+    if (applied.length > 0) logger.info({ applied }, "applied pending migrations");
+    return;
+  }
+  const pending = await listPendingMigrations(url, { logger });
+  if (pending.length > 0) throw new PendingMigrationsError(pending);
+}
+
+export function buildServices(db: Db, logger: Logger): ImplementedService[] {
+  const currencies = new CurrencyService(createCurrencyStore(db));
+  return [
+    implement(LedgerService, ledgerServiceImpl({ currencies }), logger),
+    implement(IdentityService, {}, logger),
+    implement(AuditService, {}, logger),
+  ];
+}
+
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  let embedded: EmbeddedDatabase | undefined;
+  let url = config.databaseUrl;
+  if (config.databaseMode === "embedded") {
+    embedded = await startEmbeddedPostgres({ dataDir: config.embeddedDataDir, port: config.embeddedPort, logger });
+    url = embedded.url;
+  }
+  let db: Db | undefined;
+  try {
+    const migrationUrl = config.databaseMode === "accelerate" ? config.directDatabaseUrl : url;
+    if (migrationUrl) {
+      await prepareSchema(migrationUrl, config, logger);
+    } else {
+      logger.warn("DATABASE_URL is an Accelerate URL and DIRECT_DATABASE_URL is unset: migrations are not checked");
+    }
+    db = createPrisma({
+      url,
+      poolMax: config.dbPoolMax,
+      statementTimeoutMs: config.dbStatementTimeoutMs,
+      transactionTimeoutMs: config.dbTransactionTimeoutMs,
+      transactionMaxWaitMs: config.dbTransactionMaxWaitMs,
+      logger,
+    });
+    return await serve(config, logger, db, embedded);
+  } catch (error) {
+    await db?.$disconnect().catch(() => undefined);
+    await embedded?.stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function serve(config: Config, logger: Logger, db: Db, embedded: EmbeddedDatabase | undefined): Promise<RunningServer> {
+  const shutdown = new AbortController();
+  const services = buildServices(db, logger);
+
+  const grpcServer = createGrpcServer({
+    maxReceiveMessageBytes: config.maxReceiveMessageBytes,
+    maxSendMessageBytes: config.maxSendMessageBytes,
+    keepaliveTimeMs: config.keepaliveTimeMs,
+    keepaliveTimeoutMs: config.keepaliveTimeoutMs,
+    maxConcurrentStreams: config.maxConcurrentStreams,
+  });
+  for (const entry of services) {
+    addService(grpcServer, entry, { logger, maxDeadlineMs: config.maxDeadlineMs, shutdownSignal: shutdown.signal });
+  }
+  addReflection(grpcServer);
+  const health = addHealth(
+    grpcServer,
+    services.map((s) => s.service.typeName),
+    () => db.$queryRaw`SELECT 1`,
+    { intervalMs: config.healthCheckIntervalMs, logger },
+  );
+  await health.probe();
+
+  const grpcPort = await new Promise<number>((resolve, reject) => {
+    grpcServer.bindAsync(`${config.host}:${config.grpcPort}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
+      err ? reject(err) : resolve(port),
+    );
+  });
+
+  let connectPort = -1;
+  const connectServer =
+    config.connectPort < 0
+      ? undefined
+      : createConnectServer(services, {
+          logger,
+          maxReceiveMessageBytes: config.maxReceiveMessageBytes,
+          maxSendMessageBytes: config.maxSendMessageBytes,
+          maxDeadlineMs: config.maxDeadlineMs,
+          shutdownSignal: shutdown.signal,
+        });
+  if (connectServer) {
+    await new Promise<void>((resolve, reject) => {
+      connectServer.once("error", reject);
+      connectServer.listen(config.connectPort, config.host, () => resolve());
+    });
+    connectPort = (connectServer.address() as AddressInfo).port;
+  }
+  logger.info({ grpcPort, connectPort, databaseMode: config.databaseMode }, "serving");
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info({ drain_ms: config.shutdownDrainMs }, "shutting down");
+      health.stop();
+      await Promise.all([drainGrpc(grpcServer, config.shutdownDrainMs), drainHttp(connectServer, config.shutdownDrainMs)]);
+      shutdown.abort();
+      await db.$disconnect();
+      await embedded?.stop();
+      logger.info("stopped");
+    })());
+
+  return { grpcPort, connectPort, db, health, stop };
+}
+
+function drainGrpc(server: grpc.Server, drainMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.forceShutdown(), drainMs);
+    server.tryShutdown(() => {
+      clearTimeout(force);
+      resolve();
+    });
+  });
+}
+
+function drainHttp(server: import("node:http").Server | undefined, drainMs: number): Promise<void> {
+  if (!server) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), drainMs);
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

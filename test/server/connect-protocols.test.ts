@@ -1,0 +1,50 @@
+/** Connect (JSON over HTTP/1.1, as curl sends it) and gRPC-Web, served from the same handlers. */
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LedgerService } from "../../src/gen/aevon/ledger/v1/ledger_pb.js";
+import { startTestServer, type TestServer } from "../support/server.js";
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+describe("Connect and gRPC-Web port", () => {
+  it("answers a plain JSON POST, as curl would send it", async () => {
+    const res = await fetch(`${server.connectBaseUrl}/aevon.ledger.v1.LedgerService/GetCurrency`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "curl-1" },
+      body: JSON.stringify({ code: "USD" }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-request-id")).toBe("curl-1");
+    expect(await res.json()).toEqual({ currency: { code: "USD", scale: 2, name: "US dollar" } });
+  });
+
+  it("maps domain errors to Connect error JSON with the code and field", async () => {
+    const res = await fetch(`${server.connectBaseUrl}/aevon.ledger.v1.LedgerService/GetCurrency`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ code: "nope" }),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { code: string; message: string };
+    expect(body.code).toBe("invalid_argument");
+    expect(body.message).toMatch(/^code: /);
+  });
+
+  it("serves gRPC-Web and the Connect binary protocol", async () => {
+    for (const transport of [
+      createGrpcWebTransport({ baseUrl: server.connectBaseUrl, httpVersion: "1.1" }),
+      createConnectTransport({ baseUrl: server.connectBaseUrl, httpVersion: "1.1", useBinaryFormat: true }),
+    ]) {
+      const client = createClient(LedgerService, transport);
+      const res = await client.getCurrency({ code: "AEV" });
+      expect(res.currency?.scale).toBe(8);
+    }
+  });
+});

@@ -1,0 +1,42 @@
+/** Pending migrations: applied before serving by default; with MIGRATE_ON_START=false the server refuses, naming the command. */
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/lib/config.js";
+import { PendingMigrationsError, startServer } from "../../src/server/app.js";
+import { createEmptyDatabase, type TestDatabase } from "../support/db.js";
+import { loadClient, unary } from "../support/foreign-client.js";
+
+const silent = pino({ level: "silent" });
+const dbs: TestDatabase[] = [];
+afterEach(async () => {
+  while (dbs.length) await dbs.pop()!.drop();
+});
+
+describe("start-up with pending migrations", () => {
+  it("refuses to serve when MIGRATE_ON_START=false, naming the command", async () => {
+    const db = await createEmptyDatabase();
+    dbs.push(db);
+    const config = loadConfig({ DATABASE_URL: db.url, PORT: "0", CONNECT_PORT: "-1", HOST: "127.0.0.1", MIGRATE_ON_START: "false" });
+    const error = await startServer(config, silent).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(PendingMigrationsError);
+    expect((error as Error).message).toMatch(/npm run migrate:deploy/);
+    const tables = await db.sql<{ n: number }>("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'");
+    expect(tables.rows[0]?.n).toBe(0);
+  });
+
+  it("applies pending migrations before serving by default", async () => {
+    const db = await createEmptyDatabase();
+    dbs.push(db);
+    const server = await startServer(loadConfig({ DATABASE_URL: db.url, PORT: "0", CONNECT_PORT: "-1", HOST: "127.0.0.1" }), silent);
+    try {
+      const ledger = loadClient("aevon/ledger/v1/ledger.proto", "aevon.ledger.v1.LedgerService", `127.0.0.1:${server.grpcPort}`);
+      expect((await unary(ledger, "GetCurrency", { code: "USD" })).currency.scale).toBe(2);
+      ledger.close();
+    } finally {
+      await server.stop();
+    }
+  });
+});
