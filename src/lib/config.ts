@@ -54,6 +54,14 @@ export interface Config {
   shutdownDrainMs: number;
   /** How often health re-checks the database. Default 2000 ms. */
   healthCheckIntervalMs: number;
+  /** Attempts per transaction on serialization failures/deadlocks (first included). Default 8. */
+  dbMaxAttempts: number;
+  /** How often pending holds past their time are expired. Default 250 ms: the bound on the expiry-to-release delay. */
+  holdExpiryIntervalMs: number;
+  /** Most holds one expiry pass releases (one transaction). Default 500. */
+  holdExpiryBatch: number;
+  /** How long idempotency keys (and their replies) are kept. Default 168 h (7 days); at least 24. */
+  idempotencyKeyRetentionHours: number;
   /** pino level. Default `info`. */
   logLevel: string;
 }
@@ -115,6 +123,10 @@ export function loadConfig(env: Env = process.env): Config {
     keepaliveTimeoutMs: intFromEnv(env, "KEEPALIVE_TIMEOUT_MS", 10_000, 1_000, 10 * MINUTE_MS),
     shutdownDrainMs: intFromEnv(env, "SHUTDOWN_DRAIN_MS", 10_000, 0, 10 * MINUTE_MS),
     healthCheckIntervalMs: intFromEnv(env, "HEALTH_CHECK_INTERVAL_MS", 2_000, 100, 10 * MINUTE_MS),
+    dbMaxAttempts: intFromEnv(env, "DB_MAX_ATTEMPTS", 8, 1, 100),
+    holdExpiryIntervalMs: intFromEnv(env, "HOLD_EXPIRY_INTERVAL_MS", 250, 10, 10 * MINUTE_MS),
+    holdExpiryBatch: intFromEnv(env, "HOLD_EXPIRY_BATCH", 500, 1, 10_000),
+    idempotencyKeyRetentionHours: intFromEnv(env, "IDEMPOTENCY_KEY_RETENTION_HOURS", 168, 24, 24 * 365),
     logLevel: env.LOG_LEVEL || "info",
   };
 }

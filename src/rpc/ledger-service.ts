@@ -1,19 +1,165 @@
 /** aevon.ledger.v1.LedgerService: protobuf in, domain calls, protobuf out. No Prisma here. */
 import type { ServiceImpl } from "@connectrpc/connect";
+import { invalidArgument } from "../domain/errors.js";
 import type { CurrencyService } from "../domain/ledger/currency.js";
-import { LedgerService } from "../gen/aevon/ledger/v1/ledger_pb.js";
+import type { Ledger } from "../domain/ledger/ledger.js";
+import type { Leg } from "../domain/ledger/posting.js";
+import type { Account, Hold, Transfer } from "../domain/ledger/types.js";
+import {
+  CaptureHoldRequestSchema,
+  CaptureHoldResponseSchema,
+  CloseAccountRequestSchema,
+  CloseAccountResponseSchema,
+  CreateAccountRequestSchema,
+  CreateAccountResponseSchema,
+  CreateHoldRequestSchema,
+  CreateHoldResponseSchema,
+  FreezeAccountRequestSchema,
+  FreezeAccountResponseSchema,
+  LedgerService,
+  ReverseTransferRequestSchema,
+  ReverseTransferResponseSchema,
+  TransferBatchRequestSchema,
+  TransferBatchResponseSchema,
+  TransferRequestSchema,
+  TransferResponseSchema,
+  UnfreezeAccountRequestSchema,
+  UnfreezeAccountResponseSchema,
+  VoidHoldRequestSchema,
+  VoidHoldResponseSchema,
+} from "../gen/aevon/ledger/v1/ledger_pb.js";
+import { idempotentCall } from "./idempotency.js";
+import {
+  accountToProto,
+  balancesToProto,
+  dateOf,
+  entryToProto,
+  holdToProto,
+  ownerFromProto,
+  statusFromProto,
+  transferToProto,
+} from "./ledger-mapping.js";
 
 export interface LedgerDeps {
   currencies: CurrencyService;
+  ledger: Ledger;
 }
 
-export function ledgerServiceImpl(deps: LedgerDeps): ServiceImpl<typeof LedgerService> {
+export function ledgerServiceImpl({ currencies, ledger }: LedgerDeps): ServiceImpl<typeof LedgerService> {
   return {
     async listCurrencies() {
-      return { currencies: await deps.currencies.listCurrencies() };
+      return { currencies: await currencies.listCurrencies() };
     },
     async getCurrency(req) {
-      return { currency: await deps.currencies.getCurrency(req.code) };
+      return { currency: await currencies.getCurrency(req.code) };
+    },
+
+    async createAccount(req) {
+      const call = idempotentCall("ledger.CreateAccount", CreateAccountRequestSchema, req, CreateAccountResponseSchema, (a: Account) => ({
+        account: accountToProto(a),
+      }));
+      const policy = req.policy && { allowNegative: req.policy.allowNegative, overdraftLimit: req.policy.overdraftLimit };
+      return call.reply(
+        await ledger.createAccount(
+          { owner: ownerFromProto("owner", req.owner), currency: req.currency, policy, label: req.label, isDefault: req.isDefault },
+          call.idem,
+        ),
+      );
+    },
+    async getAccount(req) {
+      return { account: accountToProto(await ledger.getAccount(req.accountId)) };
+    },
+    async listAccounts(req) {
+      const page = await ledger.listAccounts(
+        { owner: ownerFromProto("owner", req.owner), currency: req.currency || undefined, status: statusFromProto(req.status) },
+        req.pageSize,
+        req.pageToken,
+      );
+      return { accounts: page.items.map(accountToProto), nextPageToken: page.next };
+    },
+    async freezeAccount(req) {
+      const call = idempotentCall("ledger.FreezeAccount", FreezeAccountRequestSchema, req, FreezeAccountResponseSchema, (a: Account) => ({ account: accountToProto(a) }));
+      return call.reply(await ledger.freezeAccount(req.accountId, req.reason, call.idem));
+    },
+    async unfreezeAccount(req) {
+      const call = idempotentCall("ledger.UnfreezeAccount", UnfreezeAccountRequestSchema, req, UnfreezeAccountResponseSchema, (a: Account) => ({
+        account: accountToProto(a),
+      }));
+      return call.reply(await ledger.unfreezeAccount(req.accountId, req.reason, call.idem));
+    },
+    async closeAccount(req) {
+      const call = idempotentCall("ledger.CloseAccount", CloseAccountRequestSchema, req, CloseAccountResponseSchema, (a: Account) => ({ account: accountToProto(a) }));
+      return call.reply(await ledger.closeAccount(req.accountId, req.reason, call.idem));
+    },
+
+    async getBalance(req) {
+      const asOf =
+        req.asOf.case === "asOfTime"
+          ? { time: dateOf(req.asOf.value)! }
+          : req.asOf.case === "asOfPosition"
+            ? { position: req.asOf.value }
+            : undefined;
+      const balances = await ledger.getBalance(req.accountId, asOf);
+      return { accountId: balances.accountId, currency: balances.currency, balance: balancesToProto(balances), position: balances.position };
+    },
+
+    async transfer(req) {
+      const call = idempotentCall("ledger.Transfer", TransferRequestSchema, req, TransferResponseSchema, (t: Transfer) => ({ transfer: transferToProto(t) }));
+      return call.reply(await ledger.transfer(req, call.idem));
+    },
+    async transferBatch(req) {
+      const call = idempotentCall("ledger.TransferBatch", TransferBatchRequestSchema, req, TransferBatchResponseSchema, (b: { batchId: string; transfers: Transfer[] }) => ({
+        batchId: b.batchId,
+        transfers: b.transfers.map(transferToProto),
+      }));
+      const legs: Leg[] = req.legs.map((l) => ({
+        debitAccountId: l.debitAccountId,
+        creditAccountId: l.creditAccountId,
+        amount: l.amount,
+        currency: l.currency,
+        memo: l.memo,
+      }));
+      return call.reply(await ledger.transferBatch(req.idempotencyKey, legs, call.idem));
+    },
+    async reverseTransfer(req) {
+      const call = idempotentCall("ledger.ReverseTransfer", ReverseTransferRequestSchema, req, ReverseTransferResponseSchema, (r: { reversal: Transfer; original: Transfer }) => ({
+        reversal: transferToProto(r.reversal),
+        original: transferToProto(r.original),
+      }));
+      return call.reply(await ledger.reverseTransfer(req.transferId, req.amount, req.memo, call.idem));
+    },
+
+    async createHold(req) {
+      const call = idempotentCall("ledger.CreateHold", CreateHoldRequestSchema, req, CreateHoldResponseSchema, (h: Hold) => ({ hold: holdToProto(h) }));
+      return call.reply(await ledger.createHold(req, call.idem));
+    },
+    async captureHold(req) {
+      const call = idempotentCall("ledger.CaptureHold", CaptureHoldRequestSchema, req, CaptureHoldResponseSchema, (c: { hold: Hold; transfer: Transfer }) => ({
+        hold: holdToProto(c.hold),
+        transfer: transferToProto(c.transfer),
+      }));
+      return call.reply(await ledger.captureHold(req.holdId, req.amount, call.idem));
+    },
+    async voidHold(req) {
+      const call = idempotentCall("ledger.VoidHold", VoidHoldRequestSchema, req, VoidHoldResponseSchema, (h: Hold) => ({ hold: holdToProto(h) }));
+      return call.reply(await ledger.voidHold(req.holdId, call.idem));
+    },
+    async getHold(req) {
+      return { hold: holdToProto(await ledger.getHold(req.holdId)) };
+    },
+
+    async getTransfer(req) {
+      if (req.lookup.case === undefined) throw invalidArgument("transfer_id", "set transfer_id or idempotency_key");
+      const by = req.lookup.case === "transferId" ? { id: req.lookup.value } : { idempotencyKey: req.lookup.value };
+      return { transfer: transferToProto(await ledger.getTransfer(by)) };
+    },
+    async listTransfers(req) {
+      const page = await ledger.listTransfers(req.accountId, { start: dateOf(req.startTime), end: dateOf(req.endTime) }, req.pageSize, req.pageToken);
+      return { transfers: page.items.map(transferToProto), nextPageToken: page.next };
+    },
+    async listEntries(req) {
+      const page = await ledger.listEntries(req.accountId, { start: dateOf(req.startTime), end: dateOf(req.endTime) }, req.pageSize, req.pageToken);
+      return { entries: page.items.map(entryToProto), nextPageToken: page.next };
     },
   };
 }

@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded.js";
 import { applyPendingMigrations, listPendingMigrations } from "../db/migrations.js";
 import { CurrencyService } from "../domain/ledger/currency.js";
+import { Ledger } from "../domain/ledger/ledger.js";
 import { AuditService } from "../gen/aevon/audit/v1/audit_pb.js";
 import { IdentityService } from "../gen/aevon/identity/v1/identity_pb.js";
 import type { Config } from "../lib/config.js";
@@ -16,9 +17,12 @@ import { createPrisma, type Db } from "../lib/prisma.js";
 import { implement, type ImplementedService } from "../rpc/implement.js";
 import { LedgerService, ledgerServiceImpl } from "../rpc/ledger-service.js";
 import { createCurrencyStore } from "../store/currency-store.js";
+import { createLedgerStore } from "../store/ledger-store.js";
+import { DEFAULT_RETRY_POLICY } from "../store/transaction.js";
 import { createConnectServer } from "./connect-server.js";
 import { addService, createGrpcServer } from "./grpc-server.js";
 import { addHealth, type HealthMonitor } from "./health.js";
+import { startJobs } from "./jobs.js";
 import { addReflection } from "./reflection.js";
 
 export interface RunningServer {
@@ -52,10 +56,22 @@ async function prepareSchema(url: string, config: Config, logger: Logger): Promi
   if (pending.length > 0) throw new PendingMigrationsError(pending);
 }
 
-export function buildServices(db: Db, logger: Logger): ImplementedService[] {
-  const currencies = new CurrencyService(createCurrencyStore(db));
+export interface Domain {
+  currencies: CurrencyService;
+  ledger: Ledger;
+}
+
+export function buildDomain(db: Db, config: Config, logger: Logger): Domain {
+  const retry = { ...DEFAULT_RETRY_POLICY, maxAttempts: config.dbMaxAttempts };
+  return {
+    currencies: new CurrencyService(createCurrencyStore(db)),
+    ledger: new Ledger(createLedgerStore(db, { retry, logger })),
+  };
+}
+
+export function buildServices(domain: Domain, logger: Logger): ImplementedService[] {
   return [
-    implement(LedgerService, ledgerServiceImpl({ currencies }), logger),
+    implement(LedgerService, ledgerServiceImpl(domain), logger),
     implement(IdentityService, {}, logger),
     implement(AuditService, {}, logger),
   ];
@@ -94,7 +110,25 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
 async function serve(config: Config, logger: Logger, db: Db, embedded: EmbeddedDatabase | undefined): Promise<RunningServer> {
   const shutdown = new AbortController();
-  const services = buildServices(db, logger);
+  const domain = buildDomain(db, config, logger);
+  const services = buildServices(domain, logger);
+  const jobs = startJobs(
+    [
+      {
+        name: "expire-holds",
+        intervalMs: config.holdExpiryIntervalMs,
+        batch: config.holdExpiryBatch,
+        run: () => domain.ledger.expireHolds(config.holdExpiryBatch),
+      },
+      {
+        name: "purge-idempotency-keys",
+        intervalMs: 60_000,
+        batch: 1000,
+        run: () => domain.ledger.purgeIdempotencyKeys(config.idempotencyKeyRetentionHours * 3_600_000, 1000),
+      },
+    ],
+    logger,
+  );
 
   const grpcServer = createGrpcServer({
     maxReceiveMessageBytes: config.maxReceiveMessageBytes,
@@ -148,6 +182,7 @@ async function serve(config: Config, logger: Logger, db: Db, embedded: EmbeddedD
       health.stop();
       await Promise.all([drainGrpc(grpcServer, config.shutdownDrainMs), drainHttp(connectServer, config.shutdownDrainMs)]);
       shutdown.abort();
+      await jobs.stop();
       await db.$disconnect();
       await embedded?.stop();
       logger.info("stopped");

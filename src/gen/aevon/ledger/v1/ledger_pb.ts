@@ -2,15 +2,17 @@
 // @generated from file aevon/ledger/v1/ledger.proto (package aevon.ledger.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file aevon/ledger/v1/ledger.proto.
  */
 export const file_aevon_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChxhZXZvbi9sZWRnZXIvdjEvbGVkZ2VyLnByb3RvEg9hZXZvbi5sZWRnZXIudjEiNQoIQ3VycmVuY3kSDAoEY29kZRgBIAEoCRINCgVzY2FsZRgCIAEoDRIMCgRuYW1lGAMgASgJIhcKFUxpc3RDdXJyZW5jaWVzUmVxdWVzdCJHChZMaXN0Q3VycmVuY2llc1Jlc3BvbnNlEi0KCmN1cnJlbmNpZXMYASADKAsyGS5hZXZvbi5sZWRnZXIudjEuQ3VycmVuY3kiIgoSR2V0Q3VycmVuY3lSZXF1ZXN0EgwKBGNvZGUYASABKAkiQgoTR2V0Q3VycmVuY3lSZXNwb25zZRIrCghjdXJyZW5jeRgBIAEoCzIZLmFldm9uLmxlZGdlci52MS5DdXJyZW5jeTLMAQoNTGVkZ2VyU2VydmljZRJhCg5MaXN0Q3VycmVuY2llcxImLmFldm9uLmxlZGdlci52MS5MaXN0Q3VycmVuY2llc1JlcXVlc3QaJy5hZXZvbi5sZWRnZXIudjEuTGlzdEN1cnJlbmNpZXNSZXNwb25zZRJYCgtHZXRDdXJyZW5jeRIjLmFldm9uLmxlZGdlci52MS5HZXRDdXJyZW5jeVJlcXVlc3QaJC5hZXZvbi5sZWRnZXIudjEuR2V0Q3VycmVuY3lSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChxhZXZvbi9sZWRnZXIvdjEvbGVkZ2VyLnByb3RvEg9hZXZvbi5sZWRnZXIudjEiNQoIQ3VycmVuY3kSDAoEY29kZRgBIAEoCRINCgVzY2FsZRgCIAEoDRIMCgRuYW1lGAMgASgJIhcKFUxpc3RDdXJyZW5jaWVzUmVxdWVzdCJHChZMaXN0Q3VycmVuY2llc1Jlc3BvbnNlEi0KCmN1cnJlbmNpZXMYASADKAsyGS5hZXZvbi5sZWRnZXIudjEuQ3VycmVuY3kiIgoSR2V0Q3VycmVuY3lSZXF1ZXN0EgwKBGNvZGUYASABKAkiQgoTR2V0Q3VycmVuY3lSZXNwb25zZRIrCghjdXJyZW5jeRgBIAEoCzIZLmFldm9uLmxlZGdlci52MS5DdXJyZW5jeSJcCgxBY2NvdW50T3duZXISEQoHdXNlcl9pZBgBIAEoCUgAEjAKBnN5c3RlbRgCIAEoDjIeLmFldm9uLmxlZGdlci52MS5TeXN0ZW1BY2NvdW50SABCBwoFb3duZXIiWQoNQmFsYW5jZVBvbGljeRIWCg5hbGxvd19uZWdhdGl2ZRgBIAEoCBIcCg9vdmVyZHJhZnRfbGltaXQYAiABKANIAIgBAUISChBfb3ZlcmRyYWZ0X2xpbWl0Il0KB0JhbGFuY2USDgoGcG9zdGVkGAEgASgDEhYKDnBlbmRpbmdfZGViaXRzGAIgASgDEhcKD3BlbmRpbmdfY3JlZGl0cxgDIAEoAxIRCglhdmFpbGFibGUYBCABKAMi9gIKB0FjY291bnQSCgoCaWQYASABKAkSLAoFb3duZXIYAiABKAsyHS5hZXZvbi5sZWRnZXIudjEuQWNjb3VudE93bmVyEhAKCGN1cnJlbmN5GAMgASgJEi4KBnN0YXR1cxgEIAEoDjIeLmFldm9uLmxlZGdlci52MS5BY2NvdW50U3RhdHVzEi4KBnBvbGljeRgFIAEoCzIeLmFldm9uLmxlZGdlci52MS5CYWxhbmNlUG9saWN5EikKB2JhbGFuY2UYBiABKAsyGC5hZXZvbi5sZWRnZXIudjEuQmFsYW5jZRIPCgd2ZXJzaW9uGAcgASgDEg0KBWxhYmVsGAggASgJEhIKCmlzX2RlZmF1bHQYCSABKAgSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLCAQoUQ3JlYXRlQWNjb3VudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEiwKBW93bmVyGAIgASgLMh0uYWV2b24ubGVkZ2VyLnYxLkFjY291bnRPd25lchIQCghjdXJyZW5jeRgDIAEoCRIuCgZwb2xpY3kYBCABKAsyHi5hZXZvbi5sZWRnZXIudjEuQmFsYW5jZVBvbGljeRINCgVsYWJlbBgFIAEoCRISCgppc19kZWZhdWx0GAYgASgIIkIKFUNyZWF0ZUFjY291bnRSZXNwb25zZRIpCgdhY2NvdW50GAEgASgLMhguYWV2b24ubGVkZ2VyLnYxLkFjY291bnQiJwoRR2V0QWNjb3VudFJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSI/ChJHZXRBY2NvdW50UmVzcG9uc2USKQoHYWNjb3VudBgBIAEoCzIYLmFldm9uLmxlZGdlci52MS5BY2NvdW50IqwBChNMaXN0QWNjb3VudHNSZXF1ZXN0EiwKBW93bmVyGAEgASgLMh0uYWV2b24ubGVkZ2VyLnYxLkFjY291bnRPd25lchIQCghjdXJyZW5jeRgCIAEoCRIuCgZzdGF0dXMYAyABKA4yHi5hZXZvbi5sZWRnZXIudjEuQWNjb3VudFN0YXR1cxIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJbChRMaXN0QWNjb3VudHNSZXNwb25zZRIqCghhY2NvdW50cxgBIAMoCzIYLmFldm9uLmxlZGdlci52MS5BY2NvdW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJTChRGcmVlemVBY2NvdW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKYWNjb3VudF9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiQgoVRnJlZXplQWNjb3VudFJlc3BvbnNlEikKB2FjY291bnQYASABKAsyGC5hZXZvbi5sZWRnZXIudjEuQWNjb3VudCJVChZVbmZyZWV6ZUFjY291bnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJEChdVbmZyZWV6ZUFjY291bnRSZXNwb25zZRIpCgdhY2NvdW50GAEgASgLMhguYWV2b24ubGVkZ2VyLnYxLkFjY291bnQiUgoTQ2xvc2VBY2NvdW50UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSEgoKYWNjb3VudF9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiQQoUQ2xvc2VBY2NvdW50UmVzcG9uc2USKQoHYWNjb3VudBgBIAEoCzIYLmFldm9uLmxlZGdlci52MS5BY2NvdW50InwKEUdldEJhbGFuY2VSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSMAoKYXNfb2ZfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIABIYCg5hc19vZl9wb3NpdGlvbhgDIAEoA0gAQgcKBWFzX29mIncKEkdldEJhbGFuY2VSZXNwb25zZRISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEikKB2JhbGFuY2UYAyABKAsyGC5hZXZvbi5sZWRnZXIudjEuQmFsYW5jZRIQCghwb3NpdGlvbhgEIAEoAyLGAwoIVHJhbnNmZXISCgoCaWQYASABKAkSKwoEa2luZBgCIAEoDjIdLmFldm9uLmxlZGdlci52MS5UcmFuc2ZlcktpbmQSGAoQZGViaXRfYWNjb3VudF9pZBgDIAEoCRIZChFjcmVkaXRfYWNjb3VudF9pZBgEIAEoCRIQCghjdXJyZW5jeRgFIAEoCRIOCgZhbW91bnQYBiABKAMSFwoPaWRlbXBvdGVuY3lfa2V5GAcgASgJEgwKBG1lbW8YCCABKAkSEAoIYmF0Y2hfaWQYCSABKAkSHAoUcmV2ZXJzZXNfdHJhbnNmZXJfaWQYCiABKAkSFwoPcmV2ZXJzZWRfYW1vdW50GAsgASgDEg8KB2hvbGRfaWQYDCABKAkSLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE2RlYml0X2JhbGFuY2VfYWZ0ZXIYDiABKAMSHAoUY3JlZGl0X2JhbGFuY2VfYWZ0ZXIYDyABKAMSHQoVZGViaXRfYWNjb3VudF92ZXJzaW9uGBAgASgDEh4KFmNyZWRpdF9hY2NvdW50X3ZlcnNpb24YESABKAMijwEKD1RyYW5zZmVyUmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSGAoQZGViaXRfYWNjb3VudF9pZBgCIAEoCRIZChFjcmVkaXRfYWNjb3VudF9pZBgDIAEoCRIOCgZhbW91bnQYBCABKAMSEAoIY3VycmVuY3kYBSABKAkSDAoEbWVtbxgGIAEoCSI/ChBUcmFuc2ZlclJlc3BvbnNlEisKCHRyYW5zZmVyGAEgASgLMhkuYWV2b24ubGVkZ2VyLnYxLlRyYW5zZmVyInIKC1RyYW5zZmVyTGVnEhgKEGRlYml0X2FjY291bnRfaWQYASABKAkSGQoRY3JlZGl0X2FjY291bnRfaWQYAiABKAkSDgoGYW1vdW50GAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEgwKBG1lbW8YBSABKAkiWwoUVHJhbnNmZXJCYXRjaFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEioKBGxlZ3MYAiADKAsyHC5hZXZvbi5sZWRnZXIudjEuVHJhbnNmZXJMZWciVwoVVHJhbnNmZXJCYXRjaFJlc3BvbnNlEhAKCGJhdGNoX2lkGAEgASgJEiwKCXRyYW5zZmVycxgCIAMoCzIZLmFldm9uLmxlZGdlci52MS5UcmFuc2ZlciKGAwoESG9sZBIKCgJpZBgBIAEoCRIYChBkZWJpdF9hY2NvdW50X2lkGAIgASgJEhkKEWNyZWRpdF9hY2NvdW50X2lkGAMgASgJEhAKCGN1cnJlbmN5GAQgASgJEg4KBmFtb3VudBgFIAEoAxIrCgZzdGF0dXMYBiABKA4yGy5hZXZvbi5sZWRnZXIudjEuSG9sZFN0YXR1cxIXCg9jYXB0dXJlZF9hbW91bnQYByABKAMSLwoLZXhwaXJlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2lkZW1wb3RlbmN5X2tleRgJIAEoCRIMCgRtZW1vGAogASgJEhsKE2NhcHR1cmVfdHJhbnNmZXJfaWQYCyABKAkSLwoLY3JlYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKlAQoRQ3JlYXRlSG9sZFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhgKEGRlYml0X2FjY291bnRfaWQYAiABKAkSGQoRY3JlZGl0X2FjY291bnRfaWQYAyABKAkSDgoGYW1vdW50GAQgASgDEhAKCGN1cnJlbmN5GAUgASgJEhIKCnRpbWVvdXRfbXMYBiABKAMSDAoEbWVtbxgHIAEoCSI5ChJDcmVhdGVIb2xkUmVzcG9uc2USIwoEaG9sZBgBIAEoCzIVLmFldm9uLmxlZGdlci52MS5Ib2xkIk4KEkNhcHR1cmVIb2xkUmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSDwoHaG9sZF9pZBgCIAEoCRIOCgZhbW91bnQYAyABKAMiZwoTQ2FwdHVyZUhvbGRSZXNwb25zZRIjCgRob2xkGAEgASgLMhUuYWV2b24ubGVkZ2VyLnYxLkhvbGQSKwoIdHJhbnNmZXIYAiABKAsyGS5hZXZvbi5sZWRnZXIudjEuVHJhbnNmZXIiOwoPVm9pZEhvbGRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIPCgdob2xkX2lkGAIgASgJIjcKEFZvaWRIb2xkUmVzcG9uc2USIwoEaG9sZBgBIAEoCzIVLmFldm9uLmxlZGdlci52MS5Ib2xkIiEKDkdldEhvbGRSZXF1ZXN0Eg8KB2hvbGRfaWQYASABKAkiNgoPR2V0SG9sZFJlc3BvbnNlEiMKBGhvbGQYASABKAsyFS5hZXZvbi5sZWRnZXIudjEuSG9sZCJkChZSZXZlcnNlVHJhbnNmZXJSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRITCgt0cmFuc2Zlcl9pZBgCIAEoCRIOCgZhbW91bnQYAyABKAMSDAoEbWVtbxgEIAEoCSJzChdSZXZlcnNlVHJhbnNmZXJSZXNwb25zZRIrCghyZXZlcnNhbBgBIAEoCzIZLmFldm9uLmxlZGdlci52MS5UcmFuc2ZlchIrCghvcmlnaW5hbBgCIAEoCzIZLmFldm9uLmxlZGdlci52MS5UcmFuc2ZlciJQChJHZXRUcmFuc2ZlclJlcXVlc3QSFQoLdHJhbnNmZXJfaWQYASABKAlIABIZCg9pZGVtcG90ZW5jeV9rZXkYAiABKAlIAEIICgZsb29rdXAiQgoTR2V0VHJhbnNmZXJSZXNwb25zZRIrCgh0cmFuc2ZlchgBIAEoCzIZLmFldm9uLmxlZGdlci52MS5UcmFuc2ZlciKvAQoUTGlzdFRyYW5zZmVyc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiXgoVTGlzdFRyYW5zZmVyc1Jlc3BvbnNlEiwKCXRyYW5zZmVycxgBIAMoCzIZLmFldm9uLmxlZGdlci52MS5UcmFuc2ZlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiswEKBUVudHJ5EhAKCHBvc2l0aW9uGAEgASgDEhMKC3RyYW5zZmVyX2lkGAIgASgJEhIKCmFjY291bnRfaWQYAyABKAkSDgoGYW1vdW50GAQgASgDEhUKDWJhbGFuY2VfYWZ0ZXIYBSABKAMSFwoPYWNjb3VudF92ZXJzaW9uGAYgASgDEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKtAQoSTGlzdEVudHJpZXNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXBhZ2Vfc2l6ZRgEIAEoBRISCgpwYWdlX3Rva2VuGAUgASgJIlcKE0xpc3RFbnRyaWVzUmVzcG9uc2USJwoHZW50cmllcxgBIAMoCzIWLmFldm9uLmxlZGdlci52MS5FbnRyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqqgEKDVN5c3RlbUFjY291bnQSHgoaU1lTVEVNX0FDQ09VTlRfVU5TUEVDSUZJRUQQABIbChdTWVNURU1fQUNDT1VOVF9JU1NVQU5DRRABEhsKF1NZU1RFTV9BQ0NPVU5UX1RSRUFTVVJZEAISFwoTU1lTVEVNX0FDQ09VTlRfRkVFUxADEiYKIlNZU1RFTV9BQ0NPVU5UX0VYVEVSTkFMX1NFVFRMRU1FTlQQBCqAAQoNQWNjb3VudFN0YXR1cxIeChpBQ0NPVU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFUFDQ09VTlRfU1RBVFVTX0FDVElWRRABEhkKFUFDQ09VTlRfU1RBVFVTX0ZST1pFThACEhkKFUFDQ09VTlRfU1RBVFVTX0NMT1NFRBADKoUBCgxUcmFuc2ZlcktpbmQSHQoZVFJBTlNGRVJfS0lORF9VTlNQRUNJRklFRBAAEhoKFlRSQU5TRkVSX0tJTkRfVFJBTlNGRVIQARIeChpUUkFOU0ZFUl9LSU5EX0hPTERfQ0FQVFVSRRACEhoKFlRSQU5TRkVSX0tJTkRfUkVWRVJTQUwQAyqNAQoKSG9sZFN0YXR1cxIbChdIT0xEX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE0hPTERfU1RBVFVTX1BFTkRJTkcQARIYChRIT0xEX1NUQVRVU19DQVBUVVJFRBACEhYKEkhPTERfU1RBVFVTX1ZPSURFRBADEhcKE0hPTERfU1RBVFVTX0VYUElSRUQQBDLVDQoNTGVkZ2VyU2VydmljZRJhCg5MaXN0Q3VycmVuY2llcxImLmFldm9uLmxlZGdlci52MS5MaXN0Q3VycmVuY2llc1JlcXVlc3QaJy5hZXZvbi5sZWRnZXIudjEuTGlzdEN1cnJlbmNpZXNSZXNwb25zZRJYCgtHZXRDdXJyZW5jeRIjLmFldm9uLmxlZGdlci52MS5HZXRDdXJyZW5jeVJlcXVlc3QaJC5hZXZvbi5sZWRnZXIudjEuR2V0Q3VycmVuY3lSZXNwb25zZRJeCg1DcmVhdGVBY2NvdW50EiUuYWV2b24ubGVkZ2VyLnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0GiYuYWV2b24ubGVkZ2VyLnYxLkNyZWF0ZUFjY291bnRSZXNwb25zZRJVCgpHZXRBY2NvdW50EiIuYWV2b24ubGVkZ2VyLnYxLkdldEFjY291bnRSZXF1ZXN0GiMuYWV2b24ubGVkZ2VyLnYxLkdldEFjY291bnRSZXNwb25zZRJbCgxMaXN0QWNjb3VudHMSJC5hZXZvbi5sZWRnZXIudjEuTGlzdEFjY291bnRzUmVxdWVzdBolLmFldm9uLmxlZGdlci52MS5MaXN0QWNjb3VudHNSZXNwb25zZRJeCg1GcmVlemVBY2NvdW50EiUuYWV2b24ubGVkZ2VyLnYxLkZyZWV6ZUFjY291bnRSZXF1ZXN0GiYuYWV2b24ubGVkZ2VyLnYxLkZyZWV6ZUFjY291bnRSZXNwb25zZRJkCg9VbmZyZWV6ZUFjY291bnQSJy5hZXZvbi5sZWRnZXIudjEuVW5mcmVlemVBY2NvdW50UmVxdWVzdBooLmFldm9uLmxlZGdlci52MS5VbmZyZWV6ZUFjY291bnRSZXNwb25zZRJbCgxDbG9zZUFjY291bnQSJC5hZXZvbi5sZWRnZXIudjEuQ2xvc2VBY2NvdW50UmVxdWVzdBolLmFldm9uLmxlZGdlci52MS5DbG9zZUFjY291bnRSZXNwb25zZRJVCgpHZXRCYWxhbmNlEiIuYWV2b24ubGVkZ2VyLnYxLkdldEJhbGFuY2VSZXF1ZXN0GiMuYWV2b24ubGVkZ2VyLnYxLkdldEJhbGFuY2VSZXNwb25zZRJPCghUcmFuc2ZlchIgLmFldm9uLmxlZGdlci52MS5UcmFuc2ZlclJlcXVlc3QaIS5hZXZvbi5sZWRnZXIudjEuVHJhbnNmZXJSZXNwb25zZRJeCg1UcmFuc2ZlckJhdGNoEiUuYWV2b24ubGVkZ2VyLnYxLlRyYW5zZmVyQmF0Y2hSZXF1ZXN0GiYuYWV2b24ubGVkZ2VyLnYxLlRyYW5zZmVyQmF0Y2hSZXNwb25zZRJVCgpDcmVhdGVIb2xkEiIuYWV2b24ubGVkZ2VyLnYxLkNyZWF0ZUhvbGRSZXF1ZXN0GiMuYWV2b24ubGVkZ2VyLnYxLkNyZWF0ZUhvbGRSZXNwb25zZRJYCgtDYXB0dXJlSG9sZBIjLmFldm9uLmxlZGdlci52MS5DYXB0dXJlSG9sZFJlcXVlc3QaJC5hZXZvbi5sZWRnZXIudjEuQ2FwdHVyZUhvbGRSZXNwb25zZRJPCghWb2lkSG9sZBIgLmFldm9uLmxlZGdlci52MS5Wb2lkSG9sZFJlcXVlc3QaIS5hZXZvbi5sZWRnZXIudjEuVm9pZEhvbGRSZXNwb25zZRJMCgdHZXRIb2xkEh8uYWV2b24ubGVkZ2VyLnYxLkdldEhvbGRSZXF1ZXN0GiAuYWV2b24ubGVkZ2VyLnYxLkdldEhvbGRSZXNwb25zZRJkCg9SZXZlcnNlVHJhbnNmZXISJy5hZXZvbi5sZWRnZXIudjEuUmV2ZXJzZVRyYW5zZmVyUmVxdWVzdBooLmFldm9uLmxlZGdlci52MS5SZXZlcnNlVHJhbnNmZXJSZXNwb25zZRJYCgtHZXRUcmFuc2ZlchIjLmFldm9uLmxlZGdlci52MS5HZXRUcmFuc2ZlclJlcXVlc3QaJC5hZXZvbi5sZWRnZXIudjEuR2V0VHJhbnNmZXJSZXNwb25zZRJeCg1MaXN0VHJhbnNmZXJzEiUuYWV2b24ubGVkZ2VyLnYxLkxpc3RUcmFuc2ZlcnNSZXF1ZXN0GiYuYWV2b24ubGVkZ2VyLnYxLkxpc3RUcmFuc2ZlcnNSZXNwb25zZRJYCgtMaXN0RW50cmllcxIjLmFldm9uLmxlZGdlci52MS5MaXN0RW50cmllc1JlcXVlc3QaJC5hZXZvbi5sZWRnZXIudjEuTGlzdEVudHJpZXNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * A currency (or in-OS token) and its minor-unit scale.
@@ -114,9 +116,1567 @@ export const GetCurrencyResponseSchema: GenMessage<GetCurrencyResponse> = /*@__P
   messageDesc(file_aevon_ledger_v1_ledger, 4);
 
 /**
+ * Who owns an account: a user, or a system role.
+ *
+ * @generated from message aevon.ledger.v1.AccountOwner
+ */
+export type AccountOwner = Message<"aevon.ledger.v1.AccountOwner"> & {
+  /**
+   * @generated from oneof aevon.ledger.v1.AccountOwner.owner
+   */
+  owner: {
+    /**
+     * A user id (UUID) from aevon.identity.v1.
+     *
+     * @generated from field: string user_id = 1;
+     */
+    value: string;
+    case: "userId";
+  } | {
+    /**
+     * @generated from field: aevon.ledger.v1.SystemAccount system = 2;
+     */
+    value: SystemAccount;
+    case: "system";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message aevon.ledger.v1.AccountOwner.
+ * Use `create(AccountOwnerSchema)` to create a new message.
+ */
+export const AccountOwnerSchema: GenMessage<AccountOwner> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 5);
+
+/**
+ * How far below zero an account's available balance may go.
+ *
+ * @generated from message aevon.ledger.v1.BalancePolicy
+ */
+export type BalancePolicy = Message<"aevon.ledger.v1.BalancePolicy"> & {
+  /**
+   * False (the default): the available balance never goes below zero.
+   *
+   * @generated from field: bool allow_negative = 1;
+   */
+  allowNegative: boolean;
+
+  /**
+   * With allow_negative: the most it may go below zero, in minor units
+   * (>= 0). Unset means no limit (typical of system accounts).
+   *
+   * @generated from field: optional int64 overdraft_limit = 2;
+   */
+  overdraftLimit?: bigint | undefined;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.BalancePolicy.
+ * Use `create(BalancePolicySchema)` to create a new message.
+ */
+export const BalancePolicySchema: GenMessage<BalancePolicy> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 6);
+
+/**
+ * Balances in minor units.
+ *
+ * @generated from message aevon.ledger.v1.Balance
+ */
+export type Balance = Message<"aevon.ledger.v1.Balance"> & {
+  /**
+   * Sum of posted entries.
+   *
+   * @generated from field: int64 posted = 1;
+   */
+  posted: bigint;
+
+  /**
+   * Reserved by pending holds, on their way out.
+   *
+   * @generated from field: int64 pending_debits = 2;
+   */
+  pendingDebits: bigint;
+
+  /**
+   * Reserved by pending holds, on their way in.
+   *
+   * @generated from field: int64 pending_credits = 3;
+   */
+  pendingCredits: bigint;
+
+  /**
+   * posted - pending_debits: what the account can spend now.
+   *
+   * @generated from field: int64 available = 4;
+   */
+  available: bigint;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.Balance.
+ * Use `create(BalanceSchema)` to create a new message.
+ */
+export const BalanceSchema: GenMessage<Balance> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 7);
+
+/**
+ * @generated from message aevon.ledger.v1.Account
+ */
+export type Account = Message<"aevon.ledger.v1.Account"> & {
+  /**
+   * Server-assigned, time-ordered UUID (v7).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: aevon.ledger.v1.AccountOwner owner = 2;
+   */
+  owner?: AccountOwner | undefined;
+
+  /**
+   * @generated from field: string currency = 3;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: aevon.ledger.v1.AccountStatus status = 4;
+   */
+  status: AccountStatus;
+
+  /**
+   * @generated from field: aevon.ledger.v1.BalancePolicy policy = 5;
+   */
+  policy?: BalancePolicy | undefined;
+
+  /**
+   * @generated from field: aevon.ledger.v1.Balance balance = 6;
+   */
+  balance?: Balance | undefined;
+
+  /**
+   * Number of entries posted to the account; each entry carries its number.
+   *
+   * @generated from field: int64 version = 7;
+   */
+  version: bigint;
+
+  /**
+   * Free label, up to 64 characters.
+   *
+   * @generated from field: string label = 8;
+   */
+  label: string;
+
+  /**
+   * The user's default wallet in this currency (one per user and currency).
+   *
+   * @generated from field: bool is_default = 9;
+   */
+  isDefault: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 10;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp update_time = 11;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.Account.
+ * Use `create(AccountSchema)` to create a new message.
+ */
+export const AccountSchema: GenMessage<Account> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 8);
+
+/**
+ * @generated from message aevon.ledger.v1.CreateAccountRequest
+ */
+export type CreateAccountRequest = Message<"aevon.ledger.v1.CreateAccountRequest"> & {
+  /**
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: aevon.ledger.v1.AccountOwner owner = 2;
+   */
+  owner?: AccountOwner | undefined;
+
+  /**
+   * Currency code; must exist (see ListCurrencies).
+   *
+   * @generated from field: string currency = 3;
+   */
+  currency: string;
+
+  /**
+   * Defaults: users never below zero; system accounts without limit.
+   *
+   * @generated from field: aevon.ledger.v1.BalancePolicy policy = 4;
+   */
+  policy?: BalancePolicy | undefined;
+
+  /**
+   * @generated from field: string label = 5;
+   */
+  label: string;
+
+  /**
+   * Make this the user's default wallet in the currency (user owners only).
+   *
+   * @generated from field: bool is_default = 6;
+   */
+  isDefault: boolean;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.CreateAccountRequest.
+ * Use `create(CreateAccountRequestSchema)` to create a new message.
+ */
+export const CreateAccountRequestSchema: GenMessage<CreateAccountRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 9);
+
+/**
+ * @generated from message aevon.ledger.v1.CreateAccountResponse
+ */
+export type CreateAccountResponse = Message<"aevon.ledger.v1.CreateAccountResponse"> & {
+  /**
+   * @generated from field: aevon.ledger.v1.Account account = 1;
+   */
+  account?: Account | undefined;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.CreateAccountResponse.
+ * Use `create(CreateAccountResponseSchema)` to create a new message.
+ */
+export const CreateAccountResponseSchema: GenMessage<CreateAccountResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 10);
+
+/**
+ * @generated from message aevon.ledger.v1.GetAccountRequest
+ */
+export type GetAccountRequest = Message<"aevon.ledger.v1.GetAccountRequest"> & {
+  /**
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.GetAccountRequest.
+ * Use `create(GetAccountRequestSchema)` to create a new message.
+ */
+export const GetAccountRequestSchema: GenMessage<GetAccountRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 11);
+
+/**
+ * @generated from message aevon.ledger.v1.GetAccountResponse
+ */
+export type GetAccountResponse = Message<"aevon.ledger.v1.GetAccountResponse"> & {
+  /**
+   * @generated from field: aevon.ledger.v1.Account account = 1;
+   */
+  account?: Account | undefined;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.GetAccountResponse.
+ * Use `create(GetAccountResponseSchema)` to create a new message.
+ */
+export const GetAccountResponseSchema: GenMessage<GetAccountResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 12);
+
+/**
+ * @generated from message aevon.ledger.v1.ListAccountsRequest
+ */
+export type ListAccountsRequest = Message<"aevon.ledger.v1.ListAccountsRequest"> & {
+  /**
+   * Only accounts of this owner, when set.
+   *
+   * @generated from field: aevon.ledger.v1.AccountOwner owner = 1;
+   */
+  owner?: AccountOwner | undefined;
+
+  /**
+   * Only accounts in this currency, when set.
+   *
+   * @generated from field: string currency = 2;
+   */
+  currency: string;
+
+  /**
+   * Only accounts in this status, when set.
+   *
+   * @generated from field: aevon.ledger.v1.AccountStatus status = 3;
+   */
+  status: AccountStatus;
+
+  /**
+   * 1 to 500; 0 means 50.
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * From the previous response's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.ListAccountsRequest.
+ * Use `create(ListAccountsRequestSchema)` to create a new message.
+ */
+export const ListAccountsRequestSchema: GenMessage<ListAccountsRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 13);
+
+/**
+ * @generated from message aevon.ledger.v1.ListAccountsResponse
+ */
+export type ListAccountsResponse = Message<"aevon.ledger.v1.ListAccountsResponse"> & {
+  /**
+   * Oldest first (ids are time-ordered).
+   *
+   * @generated from field: repeated aevon.ledger.v1.Account accounts = 1;
+   */
+  accounts: Account[];
+
+  /**
+   * Empty when there are no more pages.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.ListAccountsResponse.
+ * Use `create(ListAccountsResponseSchema)` to create a new message.
+ */
+export const ListAccountsResponseSchema: GenMessage<ListAccountsResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 14);
+
+/**
+ * @generated from message aevon.ledger.v1.FreezeAccountRequest
+ */
+export type FreezeAccountRequest = Message<"aevon.ledger.v1.FreezeAccountRequest"> & {
+  /**
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: string account_id = 2;
+   */
+  accountId: string;
+
+  /**
+   * Why, for the audit trail. Up to 256 characters.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.FreezeAccountRequest.
+ * Use `create(FreezeAccountRequestSchema)` to create a new message.
+ */
+export const FreezeAccountRequestSchema: GenMessage<FreezeAccountRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 15);
+
+/**
+ * @generated from message aevon.ledger.v1.FreezeAccountResponse
+ */
+export type FreezeAccountResponse = Message<"aevon.ledger.v1.FreezeAccountResponse"> & {
+  /**
+   * @generated from field: aevon.ledger.v1.Account account = 1;
+   */
+  account?: Account | undefined;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.FreezeAccountResponse.
+ * Use `create(FreezeAccountResponseSchema)` to create a new message.
+ */
+export const FreezeAccountResponseSchema: GenMessage<FreezeAccountResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 16);
+
+/**
+ * @generated from message aevon.ledger.v1.UnfreezeAccountRequest
+ */
+export type UnfreezeAccountRequest = Message<"aevon.ledger.v1.UnfreezeAccountRequest"> & {
+  /**
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: string account_id = 2;
+   */
+  accountId: string;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.UnfreezeAccountRequest.
+ * Use `create(UnfreezeAccountRequestSchema)` to create a new message.
+ */
+export const UnfreezeAccountRequestSchema: GenMessage<UnfreezeAccountRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 17);
+
+/**
+ * @generated from message aevon.ledger.v1.UnfreezeAccountResponse
+ */
+export type UnfreezeAccountResponse = Message<"aevon.ledger.v1.UnfreezeAccountResponse"> & {
+  /**
+   * @generated from field: aevon.ledger.v1.Account account = 1;
+   */
+  account?: Account | undefined;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.UnfreezeAccountResponse.
+ * Use `create(UnfreezeAccountResponseSchema)` to create a new message.
+ */
+export const UnfreezeAccountResponseSchema: GenMessage<UnfreezeAccountResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 18);
+
+/**
+ * @generated from message aevon.ledger.v1.CloseAccountRequest
+ */
+export type CloseAccountRequest = Message<"aevon.ledger.v1.CloseAccountRequest"> & {
+  /**
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: string account_id = 2;
+   */
+  accountId: string;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.CloseAccountRequest.
+ * Use `create(CloseAccountRequestSchema)` to create a new message.
+ */
+export const CloseAccountRequestSchema: GenMessage<CloseAccountRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 19);
+
+/**
+ * @generated from message aevon.ledger.v1.CloseAccountResponse
+ */
+export type CloseAccountResponse = Message<"aevon.ledger.v1.CloseAccountResponse"> & {
+  /**
+   * @generated from field: aevon.ledger.v1.Account account = 1;
+   */
+  account?: Account | undefined;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.CloseAccountResponse.
+ * Use `create(CloseAccountResponseSchema)` to create a new message.
+ */
+export const CloseAccountResponseSchema: GenMessage<CloseAccountResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 20);
+
+/**
+ * @generated from message aevon.ledger.v1.GetBalanceRequest
+ */
+export type GetBalanceRequest = Message<"aevon.ledger.v1.GetBalanceRequest"> & {
+  /**
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * Balance as of a past moment: the posted balance after the last entry at
+   * or before it. Pending amounts are only known for now.
+   *
+   * @generated from oneof aevon.ledger.v1.GetBalanceRequest.as_of
+   */
+  asOf: {
+    /**
+     * @generated from field: google.protobuf.Timestamp as_of_time = 2;
+     */
+    value: Timestamp;
+    case: "asOfTime";
+  } | {
+    /**
+     * A journal position (an entry's `position`).
+     *
+     * @generated from field: int64 as_of_position = 3;
+     */
+    value: bigint;
+    case: "asOfPosition";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message aevon.ledger.v1.GetBalanceRequest.
+ * Use `create(GetBalanceRequestSchema)` to create a new message.
+ */
+export const GetBalanceRequestSchema: GenMessage<GetBalanceRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 21);
+
+/**
+ * @generated from message aevon.ledger.v1.GetBalanceResponse
+ */
+export type GetBalanceResponse = Message<"aevon.ledger.v1.GetBalanceResponse"> & {
+  /**
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * @generated from field: string currency = 2;
+   */
+  currency: string;
+
+  /**
+   * For as-of queries only `posted` (and `available` = `posted`) are set.
+   *
+   * @generated from field: aevon.ledger.v1.Balance balance = 3;
+   */
+  balance?: Balance | undefined;
+
+  /**
+   * Journal position of the last entry included; 0 when none.
+   *
+   * @generated from field: int64 position = 4;
+   */
+  position: bigint;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.GetBalanceResponse.
+ * Use `create(GetBalanceResponseSchema)` to create a new message.
+ */
+export const GetBalanceResponseSchema: GenMessage<GetBalanceResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 22);
+
+/**
+ * An immutable journal record: `amount` moved from `debit_account_id` to
+ * `credit_account_id`, as two entries that sum to zero.
+ *
+ * @generated from message aevon.ledger.v1.Transfer
+ */
+export type Transfer = Message<"aevon.ledger.v1.Transfer"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: aevon.ledger.v1.TransferKind kind = 2;
+   */
+  kind: TransferKind;
+
+  /**
+   * @generated from field: string debit_account_id = 3;
+   */
+  debitAccountId: string;
+
+  /**
+   * @generated from field: string credit_account_id = 4;
+   */
+  creditAccountId: string;
+
+  /**
+   * @generated from field: string currency = 5;
+   */
+  currency: string;
+
+  /**
+   * > 0, minor units.
+   *
+   * @generated from field: int64 amount = 6;
+   */
+  amount: bigint;
+
+  /**
+   * The client's key, when it came with one (batch legs: "<batch key>#<index>").
+   *
+   * @generated from field: string idempotency_key = 7;
+   */
+  idempotencyKey: string;
+
+  /**
+   * Free text up to 256 characters.
+   *
+   * @generated from field: string memo = 8;
+   */
+  memo: string;
+
+  /**
+   * Set on batch legs.
+   *
+   * @generated from field: string batch_id = 9;
+   */
+  batchId: string;
+
+  /**
+   * Set on reversals: the transfer this one compensates.
+   *
+   * @generated from field: string reverses_transfer_id = 10;
+   */
+  reversesTransferId: string;
+
+  /**
+   * Sum of the reversals of this transfer so far (<= amount).
+   *
+   * @generated from field: int64 reversed_amount = 11;
+   */
+  reversedAmount: bigint;
+
+  /**
+   * Set on hold captures.
+   *
+   * @generated from field: string hold_id = 12;
+   */
+  holdId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 13;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * Posted balances right after this transfer.
+   *
+   * @generated from field: int64 debit_balance_after = 14;
+   */
+  debitBalanceAfter: bigint;
+
+  /**
+   * @generated from field: int64 credit_balance_after = 15;
+   */
+  creditBalanceAfter: bigint;
+
+  /**
+   * The accounts' versions right after this transfer (their entries' numbers).
+   *
+   * @generated from field: int64 debit_account_version = 16;
+   */
+  debitAccountVersion: bigint;
+
+  /**
+   * @generated from field: int64 credit_account_version = 17;
+   */
+  creditAccountVersion: bigint;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.Transfer.
+ * Use `create(TransferSchema)` to create a new message.
+ */
+export const TransferSchema: GenMessage<Transfer> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 23);
+
+/**
+ * @generated from message aevon.ledger.v1.TransferRequest
+ */
+export type TransferRequest = Message<"aevon.ledger.v1.TransferRequest"> & {
+  /**
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: string debit_account_id = 2;
+   */
+  debitAccountId: string;
+
+  /**
+   * @generated from field: string credit_account_id = 3;
+   */
+  creditAccountId: string;
+
+  /**
+   * > 0, minor units.
+   *
+   * @generated from field: int64 amount = 4;
+   */
+  amount: bigint;
+
+  /**
+   * Optional: when set, must equal both accounts' currency.
+   *
+   * @generated from field: string currency = 5;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: string memo = 6;
+   */
+  memo: string;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.TransferRequest.
+ * Use `create(TransferRequestSchema)` to create a new message.
+ */
+export const TransferRequestSchema: GenMessage<TransferRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 24);
+
+/**
+ * @generated from message aevon.ledger.v1.TransferResponse
+ */
+export type TransferResponse = Message<"aevon.ledger.v1.TransferResponse"> & {
+  /**
+   * @generated from field: aevon.ledger.v1.Transfer transfer = 1;
+   */
+  transfer?: Transfer | undefined;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.TransferResponse.
+ * Use `create(TransferResponseSchema)` to create a new message.
+ */
+export const TransferResponseSchema: GenMessage<TransferResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 25);
+
+/**
+ * @generated from message aevon.ledger.v1.TransferLeg
+ */
+export type TransferLeg = Message<"aevon.ledger.v1.TransferLeg"> & {
+  /**
+   * @generated from field: string debit_account_id = 1;
+   */
+  debitAccountId: string;
+
+  /**
+   * @generated from field: string credit_account_id = 2;
+   */
+  creditAccountId: string;
+
+  /**
+   * @generated from field: int64 amount = 3;
+   */
+  amount: bigint;
+
+  /**
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: string memo = 5;
+   */
+  memo: string;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.TransferLeg.
+ * Use `create(TransferLegSchema)` to create a new message.
+ */
+export const TransferLegSchema: GenMessage<TransferLeg> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 26);
+
+/**
+ * @generated from message aevon.ledger.v1.TransferBatchRequest
+ */
+export type TransferBatchRequest = Message<"aevon.ledger.v1.TransferBatchRequest"> & {
+  /**
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * 1 to 100 legs, applied in order, all or nothing. A failure names the leg:
+   * ErrorInfo.metadata["leg_index"] and a field path "legs[i].…".
+   *
+   * @generated from field: repeated aevon.ledger.v1.TransferLeg legs = 2;
+   */
+  legs: TransferLeg[];
+};
+
+/**
+ * Describes the message aevon.ledger.v1.TransferBatchRequest.
+ * Use `create(TransferBatchRequestSchema)` to create a new message.
+ */
+export const TransferBatchRequestSchema: GenMessage<TransferBatchRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 27);
+
+/**
+ * @generated from message aevon.ledger.v1.TransferBatchResponse
+ */
+export type TransferBatchResponse = Message<"aevon.ledger.v1.TransferBatchResponse"> & {
+  /**
+   * @generated from field: string batch_id = 1;
+   */
+  batchId: string;
+
+  /**
+   * @generated from field: repeated aevon.ledger.v1.Transfer transfers = 2;
+   */
+  transfers: Transfer[];
+};
+
+/**
+ * Describes the message aevon.ledger.v1.TransferBatchResponse.
+ * Use `create(TransferBatchResponseSchema)` to create a new message.
+ */
+export const TransferBatchResponseSchema: GenMessage<TransferBatchResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 28);
+
+/**
+ * A two-phase transfer: funds reserved now, captured or released later.
+ *
+ * @generated from message aevon.ledger.v1.Hold
+ */
+export type Hold = Message<"aevon.ledger.v1.Hold"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string debit_account_id = 2;
+   */
+  debitAccountId: string;
+
+  /**
+   * @generated from field: string credit_account_id = 3;
+   */
+  creditAccountId: string;
+
+  /**
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: int64 amount = 5;
+   */
+  amount: bigint;
+
+  /**
+   * @generated from field: aevon.ledger.v1.HoldStatus status = 6;
+   */
+  status: HoldStatus;
+
+  /**
+   * Amount posted by the capture (0 unless CAPTURED).
+   *
+   * @generated from field: int64 captured_amount = 7;
+   */
+  capturedAmount: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expire_time = 8;
+   */
+  expireTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string idempotency_key = 9;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: string memo = 10;
+   */
+  memo: string;
+
+  /**
+   * The posting of the capture, when CAPTURED.
+   *
+   * @generated from field: string capture_transfer_id = 11;
+   */
+  captureTransferId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 12;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp update_time = 13;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.Hold.
+ * Use `create(HoldSchema)` to create a new message.
+ */
+export const HoldSchema: GenMessage<Hold> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 29);
+
+/**
+ * @generated from message aevon.ledger.v1.CreateHoldRequest
+ */
+export type CreateHoldRequest = Message<"aevon.ledger.v1.CreateHoldRequest"> & {
+  /**
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: string debit_account_id = 2;
+   */
+  debitAccountId: string;
+
+  /**
+   * @generated from field: string credit_account_id = 3;
+   */
+  creditAccountId: string;
+
+  /**
+   * @generated from field: int64 amount = 4;
+   */
+  amount: bigint;
+
+  /**
+   * @generated from field: string currency = 5;
+   */
+  currency: string;
+
+  /**
+   * How long the hold lives before it expires and releases its funds:
+   * 1 to 2,592,000,000 ms (30 days); 0 means 7 days.
+   *
+   * @generated from field: int64 timeout_ms = 6;
+   */
+  timeoutMs: bigint;
+
+  /**
+   * @generated from field: string memo = 7;
+   */
+  memo: string;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.CreateHoldRequest.
+ * Use `create(CreateHoldRequestSchema)` to create a new message.
+ */
+export const CreateHoldRequestSchema: GenMessage<CreateHoldRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 30);
+
+/**
+ * @generated from message aevon.ledger.v1.CreateHoldResponse
+ */
+export type CreateHoldResponse = Message<"aevon.ledger.v1.CreateHoldResponse"> & {
+  /**
+   * @generated from field: aevon.ledger.v1.Hold hold = 1;
+   */
+  hold?: Hold | undefined;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.CreateHoldResponse.
+ * Use `create(CreateHoldResponseSchema)` to create a new message.
+ */
+export const CreateHoldResponseSchema: GenMessage<CreateHoldResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 31);
+
+/**
+ * @generated from message aevon.ledger.v1.CaptureHoldRequest
+ */
+export type CaptureHoldRequest = Message<"aevon.ledger.v1.CaptureHoldRequest"> & {
+  /**
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: string hold_id = 2;
+   */
+  holdId: string;
+
+  /**
+   * 0 captures the whole hold; otherwise 1..hold amount (the rest is released).
+   *
+   * @generated from field: int64 amount = 3;
+   */
+  amount: bigint;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.CaptureHoldRequest.
+ * Use `create(CaptureHoldRequestSchema)` to create a new message.
+ */
+export const CaptureHoldRequestSchema: GenMessage<CaptureHoldRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 32);
+
+/**
+ * @generated from message aevon.ledger.v1.CaptureHoldResponse
+ */
+export type CaptureHoldResponse = Message<"aevon.ledger.v1.CaptureHoldResponse"> & {
+  /**
+   * @generated from field: aevon.ledger.v1.Hold hold = 1;
+   */
+  hold?: Hold | undefined;
+
+  /**
+   * @generated from field: aevon.ledger.v1.Transfer transfer = 2;
+   */
+  transfer?: Transfer | undefined;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.CaptureHoldResponse.
+ * Use `create(CaptureHoldResponseSchema)` to create a new message.
+ */
+export const CaptureHoldResponseSchema: GenMessage<CaptureHoldResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 33);
+
+/**
+ * @generated from message aevon.ledger.v1.VoidHoldRequest
+ */
+export type VoidHoldRequest = Message<"aevon.ledger.v1.VoidHoldRequest"> & {
+  /**
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: string hold_id = 2;
+   */
+  holdId: string;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.VoidHoldRequest.
+ * Use `create(VoidHoldRequestSchema)` to create a new message.
+ */
+export const VoidHoldRequestSchema: GenMessage<VoidHoldRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 34);
+
+/**
+ * @generated from message aevon.ledger.v1.VoidHoldResponse
+ */
+export type VoidHoldResponse = Message<"aevon.ledger.v1.VoidHoldResponse"> & {
+  /**
+   * @generated from field: aevon.ledger.v1.Hold hold = 1;
+   */
+  hold?: Hold | undefined;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.VoidHoldResponse.
+ * Use `create(VoidHoldResponseSchema)` to create a new message.
+ */
+export const VoidHoldResponseSchema: GenMessage<VoidHoldResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 35);
+
+/**
+ * @generated from message aevon.ledger.v1.GetHoldRequest
+ */
+export type GetHoldRequest = Message<"aevon.ledger.v1.GetHoldRequest"> & {
+  /**
+   * @generated from field: string hold_id = 1;
+   */
+  holdId: string;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.GetHoldRequest.
+ * Use `create(GetHoldRequestSchema)` to create a new message.
+ */
+export const GetHoldRequestSchema: GenMessage<GetHoldRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 36);
+
+/**
+ * @generated from message aevon.ledger.v1.GetHoldResponse
+ */
+export type GetHoldResponse = Message<"aevon.ledger.v1.GetHoldResponse"> & {
+  /**
+   * @generated from field: aevon.ledger.v1.Hold hold = 1;
+   */
+  hold?: Hold | undefined;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.GetHoldResponse.
+ * Use `create(GetHoldResponseSchema)` to create a new message.
+ */
+export const GetHoldResponseSchema: GenMessage<GetHoldResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 37);
+
+/**
+ * @generated from message aevon.ledger.v1.ReverseTransferRequest
+ */
+export type ReverseTransferRequest = Message<"aevon.ledger.v1.ReverseTransferRequest"> & {
+  /**
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: string transfer_id = 2;
+   */
+  transferId: string;
+
+  /**
+   * 0 reverses whatever is left; otherwise 1..(amount - reversed_amount).
+   *
+   * @generated from field: int64 amount = 3;
+   */
+  amount: bigint;
+
+  /**
+   * @generated from field: string memo = 4;
+   */
+  memo: string;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.ReverseTransferRequest.
+ * Use `create(ReverseTransferRequestSchema)` to create a new message.
+ */
+export const ReverseTransferRequestSchema: GenMessage<ReverseTransferRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 38);
+
+/**
+ * @generated from message aevon.ledger.v1.ReverseTransferResponse
+ */
+export type ReverseTransferResponse = Message<"aevon.ledger.v1.ReverseTransferResponse"> & {
+  /**
+   * The compensating transfer (kind REVERSAL).
+   *
+   * @generated from field: aevon.ledger.v1.Transfer reversal = 1;
+   */
+  reversal?: Transfer | undefined;
+
+  /**
+   * The original, with its updated reversed_amount.
+   *
+   * @generated from field: aevon.ledger.v1.Transfer original = 2;
+   */
+  original?: Transfer | undefined;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.ReverseTransferResponse.
+ * Use `create(ReverseTransferResponseSchema)` to create a new message.
+ */
+export const ReverseTransferResponseSchema: GenMessage<ReverseTransferResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 39);
+
+/**
+ * @generated from message aevon.ledger.v1.GetTransferRequest
+ */
+export type GetTransferRequest = Message<"aevon.ledger.v1.GetTransferRequest"> & {
+  /**
+   * @generated from oneof aevon.ledger.v1.GetTransferRequest.lookup
+   */
+  lookup: {
+    /**
+     * @generated from field: string transfer_id = 1;
+     */
+    value: string;
+    case: "transferId";
+  } | {
+    /**
+     * @generated from field: string idempotency_key = 2;
+     */
+    value: string;
+    case: "idempotencyKey";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message aevon.ledger.v1.GetTransferRequest.
+ * Use `create(GetTransferRequestSchema)` to create a new message.
+ */
+export const GetTransferRequestSchema: GenMessage<GetTransferRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 40);
+
+/**
+ * @generated from message aevon.ledger.v1.GetTransferResponse
+ */
+export type GetTransferResponse = Message<"aevon.ledger.v1.GetTransferResponse"> & {
+  /**
+   * @generated from field: aevon.ledger.v1.Transfer transfer = 1;
+   */
+  transfer?: Transfer | undefined;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.GetTransferResponse.
+ * Use `create(GetTransferResponseSchema)` to create a new message.
+ */
+export const GetTransferResponseSchema: GenMessage<GetTransferResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 41);
+
+/**
+ * @generated from message aevon.ledger.v1.ListTransfersRequest
+ */
+export type ListTransfersRequest = Message<"aevon.ledger.v1.ListTransfersRequest"> & {
+  /**
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * Inclusive lower bound on create_time, when set.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 2;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Exclusive upper bound on create_time, when set.
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 3;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * 1 to 500; 0 means 50.
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.ListTransfersRequest.
+ * Use `create(ListTransfersRequestSchema)` to create a new message.
+ */
+export const ListTransfersRequestSchema: GenMessage<ListTransfersRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 42);
+
+/**
+ * @generated from message aevon.ledger.v1.ListTransfersResponse
+ */
+export type ListTransfersResponse = Message<"aevon.ledger.v1.ListTransfersResponse"> & {
+  /**
+   * Newest first.
+   *
+   * @generated from field: repeated aevon.ledger.v1.Transfer transfers = 1;
+   */
+  transfers: Transfer[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.ListTransfersResponse.
+ * Use `create(ListTransfersResponseSchema)` to create a new message.
+ */
+export const ListTransfersResponseSchema: GenMessage<ListTransfersResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 43);
+
+/**
+ * One posting: a signed amount on one account.
+ *
+ * @generated from message aevon.ledger.v1.Entry
+ */
+export type Entry = Message<"aevon.ledger.v1.Entry"> & {
+  /**
+   * Journal position: increases with every entry the ledger writes.
+   *
+   * @generated from field: int64 position = 1;
+   */
+  position: bigint;
+
+  /**
+   * @generated from field: string transfer_id = 2;
+   */
+  transferId: string;
+
+  /**
+   * @generated from field: string account_id = 3;
+   */
+  accountId: string;
+
+  /**
+   * Negative for a debit, positive for a credit.
+   *
+   * @generated from field: int64 amount = 4;
+   */
+  amount: bigint;
+
+  /**
+   * The account's posted balance right after this entry.
+   *
+   * @generated from field: int64 balance_after = 5;
+   */
+  balanceAfter: bigint;
+
+  /**
+   * The account's version after this entry (1, 2, 3, … per account).
+   *
+   * @generated from field: int64 account_version = 6;
+   */
+  accountVersion: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 7;
+   */
+  createTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.Entry.
+ * Use `create(EntrySchema)` to create a new message.
+ */
+export const EntrySchema: GenMessage<Entry> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 44);
+
+/**
+ * @generated from message aevon.ledger.v1.ListEntriesRequest
+ */
+export type ListEntriesRequest = Message<"aevon.ledger.v1.ListEntriesRequest"> & {
+  /**
+   * @generated from field: string account_id = 1;
+   */
+  accountId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp start_time = 2;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp end_time = 3;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.ListEntriesRequest.
+ * Use `create(ListEntriesRequestSchema)` to create a new message.
+ */
+export const ListEntriesRequestSchema: GenMessage<ListEntriesRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 45);
+
+/**
+ * @generated from message aevon.ledger.v1.ListEntriesResponse
+ */
+export type ListEntriesResponse = Message<"aevon.ledger.v1.ListEntriesResponse"> & {
+  /**
+   * Newest first.
+   *
+   * @generated from field: repeated aevon.ledger.v1.Entry entries = 1;
+   */
+  entries: Entry[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message aevon.ledger.v1.ListEntriesResponse.
+ * Use `create(ListEntriesResponseSchema)` to create a new message.
+ */
+export const ListEntriesResponseSchema: GenMessage<ListEntriesResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_ledger_v1_ledger, 46);
+
+/**
+ * The system roles through which money enters and leaves the ledger.
+ *
+ * @generated from enum aevon.ledger.v1.SystemAccount
+ */
+export enum SystemAccount {
+  /**
+   * @generated from enum value: SYSTEM_ACCOUNT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Where new money is minted (its balance is minus all money issued).
+   *
+   * @generated from enum value: SYSTEM_ACCOUNT_ISSUANCE = 1;
+   */
+  ISSUANCE = 1,
+
+  /**
+   * The operator's own funds.
+   *
+   * @generated from enum value: SYSTEM_ACCOUNT_TREASURY = 2;
+   */
+  TREASURY = 2,
+
+  /**
+   * Fees collected.
+   *
+   * @generated from enum value: SYSTEM_ACCOUNT_FEES = 3;
+   */
+  FEES = 3,
+
+  /**
+   * Money on its way to or from outside systems (banks, chains).
+   *
+   * @generated from enum value: SYSTEM_ACCOUNT_EXTERNAL_SETTLEMENT = 4;
+   */
+  EXTERNAL_SETTLEMENT = 4,
+}
+
+/**
+ * Describes the enum aevon.ledger.v1.SystemAccount.
+ */
+export const SystemAccountSchema: GenEnum<SystemAccount> = /*@__PURE__*/
+  enumDesc(file_aevon_ledger_v1_ledger, 0);
+
+/**
+ * @generated from enum aevon.ledger.v1.AccountStatus
+ */
+export enum AccountStatus {
+  /**
+   * @generated from enum value: ACCOUNT_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Sends, receives and reserves.
+   *
+   * @generated from enum value: ACCOUNT_STATUS_ACTIVE = 1;
+   */
+  ACTIVE = 1,
+
+  /**
+   * Neither sends nor receives; can be unfrozen.
+   *
+   * @generated from enum value: ACCOUNT_STATUS_FROZEN = 2;
+   */
+  FROZEN = 2,
+
+  /**
+   * Final. Only reachable at zero balance.
+   *
+   * @generated from enum value: ACCOUNT_STATUS_CLOSED = 3;
+   */
+  CLOSED = 3,
+}
+
+/**
+ * Describes the enum aevon.ledger.v1.AccountStatus.
+ */
+export const AccountStatusSchema: GenEnum<AccountStatus> = /*@__PURE__*/
+  enumDesc(file_aevon_ledger_v1_ledger, 1);
+
+/**
+ * @generated from enum aevon.ledger.v1.TransferKind
+ */
+export enum TransferKind {
+  /**
+   * @generated from enum value: TRANSFER_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A plain transfer (also each leg of a batch).
+   *
+   * @generated from enum value: TRANSFER_KIND_TRANSFER = 1;
+   */
+  TRANSFER = 1,
+
+  /**
+   * The posting of a captured hold.
+   *
+   * @generated from enum value: TRANSFER_KIND_HOLD_CAPTURE = 2;
+   */
+  HOLD_CAPTURE = 2,
+
+  /**
+   * A compensating transfer of an earlier one.
+   *
+   * @generated from enum value: TRANSFER_KIND_REVERSAL = 3;
+   */
+  REVERSAL = 3,
+}
+
+/**
+ * Describes the enum aevon.ledger.v1.TransferKind.
+ */
+export const TransferKindSchema: GenEnum<TransferKind> = /*@__PURE__*/
+  enumDesc(file_aevon_ledger_v1_ledger, 2);
+
+/**
+ * @generated from enum aevon.ledger.v1.HoldStatus
+ */
+export enum HoldStatus {
+  /**
+   * @generated from enum value: HOLD_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: HOLD_STATUS_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * @generated from enum value: HOLD_STATUS_CAPTURED = 2;
+   */
+  CAPTURED = 2,
+
+  /**
+   * @generated from enum value: HOLD_STATUS_VOIDED = 3;
+   */
+  VOIDED = 3,
+
+  /**
+   * @generated from enum value: HOLD_STATUS_EXPIRED = 4;
+   */
+  EXPIRED = 4,
+}
+
+/**
+ * Describes the enum aevon.ledger.v1.HoldStatus.
+ */
+export const HoldStatusSchema: GenEnum<HoldStatus> = /*@__PURE__*/
+  enumDesc(file_aevon_ledger_v1_ledger, 3);
+
+/**
  * The economic ledger of ΛΞVON OS: currencies, accounts, balances and
- * double-entry transfers. Amounts are integer minor units (int64) everywhere;
- * a currency's `scale` says how many minor units make one major unit.
+ * double-entry transfers.
+ *
+ * Amounts are integer minor units (int64) everywhere; a currency's `scale`
+ * says how many decimal places one minor unit is (USD 2: 1050 = $10.50).
+ *
+ * Every mutating RPC takes an `idempotency_key` (1 to 128 printable ASCII
+ * characters, required). A retry with the same key and the same request
+ * returns the original reply and changes nothing; the same key with a
+ * different request fails with ALREADY_EXISTS (reason IDEMPOTENCY_KEY_REUSED).
+ * Keys are scoped per RPC and kept at least 7 days; a transfer's key stays on
+ * the transfer for ever, so it can never pay twice.
+ *
+ * Failures carry a google.rpc.ErrorInfo whose `reason` is stable, e.g.
+ * INSUFFICIENT_FUNDS, ACCOUNT_FROZEN, CURRENCY_MISMATCH, HOLD_EXPIRED.
  *
  * @generated from service aevon.ledger.v1.LedgerService
  */
@@ -140,6 +1700,177 @@ export const LedgerService: GenService<{
     methodKind: "unary";
     input: typeof GetCurrencyRequestSchema;
     output: typeof GetCurrencyResponseSchema;
+  },
+  /**
+   * Opens an account for a user or a system role, in one currency.
+   *
+   * @generated from rpc aevon.ledger.v1.LedgerService.CreateAccount
+   */
+  createAccount: {
+    methodKind: "unary";
+    input: typeof CreateAccountRequestSchema;
+    output: typeof CreateAccountResponseSchema;
+  },
+  /**
+   * Returns an account and its balances.
+   *
+   * @generated from rpc aevon.ledger.v1.LedgerService.GetAccount
+   */
+  getAccount: {
+    methodKind: "unary";
+    input: typeof GetAccountRequestSchema;
+    output: typeof GetAccountResponseSchema;
+  },
+  /**
+   * Lists accounts, filtered by owner, currency and status; cursor-paginated.
+   *
+   * @generated from rpc aevon.ledger.v1.LedgerService.ListAccounts
+   */
+  listAccounts: {
+    methodKind: "unary";
+    input: typeof ListAccountsRequestSchema;
+    output: typeof ListAccountsResponseSchema;
+  },
+  /**
+   * Stops an account from sending, receiving or reserving funds. Voids still work.
+   *
+   * @generated from rpc aevon.ledger.v1.LedgerService.FreezeAccount
+   */
+  freezeAccount: {
+    methodKind: "unary";
+    input: typeof FreezeAccountRequestSchema;
+    output: typeof FreezeAccountResponseSchema;
+  },
+  /**
+   * Returns a frozen account to ACTIVE.
+   *
+   * @generated from rpc aevon.ledger.v1.LedgerService.UnfreezeAccount
+   */
+  unfreezeAccount: {
+    methodKind: "unary";
+    input: typeof UnfreezeAccountRequestSchema;
+    output: typeof UnfreezeAccountResponseSchema;
+  },
+  /**
+   * Closes an account for good; only at zero balance with no pending holds.
+   *
+   * @generated from rpc aevon.ledger.v1.LedgerService.CloseAccount
+   */
+  closeAccount: {
+    methodKind: "unary";
+    input: typeof CloseAccountRequestSchema;
+    output: typeof CloseAccountResponseSchema;
+  },
+  /**
+   * The balances of an account now, or as of a time or journal position.
+   *
+   * @generated from rpc aevon.ledger.v1.LedgerService.GetBalance
+   */
+  getBalance: {
+    methodKind: "unary";
+    input: typeof GetBalanceRequestSchema;
+    output: typeof GetBalanceResponseSchema;
+  },
+  /**
+   * Moves `amount` from one account to another, atomically.
+   *
+   * @generated from rpc aevon.ledger.v1.LedgerService.Transfer
+   */
+  transfer: {
+    methodKind: "unary";
+    input: typeof TransferRequestSchema;
+    output: typeof TransferResponseSchema;
+  },
+  /**
+   * Applies several transfers (e.g. a payment and its fee) all or nothing.
+   *
+   * @generated from rpc aevon.ledger.v1.LedgerService.TransferBatch
+   */
+  transferBatch: {
+    methodKind: "unary";
+    input: typeof TransferBatchRequestSchema;
+    output: typeof TransferBatchResponseSchema;
+  },
+  /**
+   * Reserves funds: available balance drops, posted balance does not.
+   *
+   * @generated from rpc aevon.ledger.v1.LedgerService.CreateHold
+   */
+  createHold: {
+    methodKind: "unary";
+    input: typeof CreateHoldRequestSchema;
+    output: typeof CreateHoldResponseSchema;
+  },
+  /**
+   * Posts all or part of a pending hold; the rest is released.
+   *
+   * @generated from rpc aevon.ledger.v1.LedgerService.CaptureHold
+   */
+  captureHold: {
+    methodKind: "unary";
+    input: typeof CaptureHoldRequestSchema;
+    output: typeof CaptureHoldResponseSchema;
+  },
+  /**
+   * Releases a pending hold.
+   *
+   * @generated from rpc aevon.ledger.v1.LedgerService.VoidHold
+   */
+  voidHold: {
+    methodKind: "unary";
+    input: typeof VoidHoldRequestSchema;
+    output: typeof VoidHoldResponseSchema;
+  },
+  /**
+   * Returns a hold.
+   *
+   * @generated from rpc aevon.ledger.v1.LedgerService.GetHold
+   */
+  getHold: {
+    methodKind: "unary";
+    input: typeof GetHoldRequestSchema;
+    output: typeof GetHoldResponseSchema;
+  },
+  /**
+   * Posts a compensating transfer, linked to the original; partial reversals
+   * add up to at most the original amount.
+   *
+   * @generated from rpc aevon.ledger.v1.LedgerService.ReverseTransfer
+   */
+  reverseTransfer: {
+    methodKind: "unary";
+    input: typeof ReverseTransferRequestSchema;
+    output: typeof ReverseTransferResponseSchema;
+  },
+  /**
+   * Returns a transfer by id or by its idempotency key.
+   *
+   * @generated from rpc aevon.ledger.v1.LedgerService.GetTransfer
+   */
+  getTransfer: {
+    methodKind: "unary";
+    input: typeof GetTransferRequestSchema;
+    output: typeof GetTransferResponseSchema;
+  },
+  /**
+   * The transfers that touched an account, newest first.
+   *
+   * @generated from rpc aevon.ledger.v1.LedgerService.ListTransfers
+   */
+  listTransfers: {
+    methodKind: "unary";
+    input: typeof ListTransfersRequestSchema;
+    output: typeof ListTransfersResponseSchema;
+  },
+  /**
+   * The journal entries (postings) of an account, newest first.
+   *
+   * @generated from rpc aevon.ledger.v1.LedgerService.ListEntries
+   */
+  listEntries: {
+    methodKind: "unary";
+    input: typeof ListEntriesRequestSchema;
+    output: typeof ListEntriesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_aevon_ledger_v1_ledger, 0);

@@ -1,0 +1,481 @@
+/**
+ * The ledger's use cases. Each mutation is one store transaction that claims
+ * the client's idempotency key, locks what it touches in a canonical order,
+ * computes the outcome in `PostingSession` and writes it as one set.
+ */
+import { isUuid, uuidv7 } from "../../lib/ids.js";
+import { DomainError, invalidArgument, notFound } from "../errors.js";
+import { decodePageToken, encodePageToken, pageSize } from "../pagination.js";
+import { checkCurrencyCode } from "./currency.js";
+import { checkPositiveAmount } from "./money.js";
+import { emptyWriteSet, type AccountFilter, type IdempotencyClaim, type LedgerStore, type LedgerTx, type Page, type TimeRange, type WriteSet } from "./ports.js";
+import { LedgerReason, PostingSession, type FieldNamer, type Leg } from "./posting.js";
+import { SYSTEM_ROLES, type Account, type AccountStatus, type Entry, type Hold, type Owner, type Transfer } from "./types.js";
+
+/** Most legs in one TransferBatch. */
+export const MAX_BATCH_LEGS = 100;
+/** Hold lifetime when a request says 0: 7 days. */
+export const DEFAULT_HOLD_TIMEOUT_MS = 7 * 24 * 3600 * 1000;
+/** Longest hold lifetime: 30 days. */
+export const MAX_HOLD_TIMEOUT_MS = 30 * 24 * 3600 * 1000;
+/** Longest memo, label or reason. */
+const MAX_MEMO_LENGTH = 256;
+const MAX_LABEL_LENGTH = 64;
+/** Idempotency keys: 1 to 128 printable ASCII characters; '#' is reserved for batch legs. */
+const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x22\x24-\x7e]{1,128}$/;
+
+/** How a mutation's reply is stored under its key, and what comes back. */
+export interface Idempotency<R> {
+  claim: IdempotencyClaim;
+  /** Encodes the reply for storage (the transport's wire format: a replay is byte-identical). */
+  encode(result: R): Uint8Array;
+}
+
+/** A fresh result, or the stored reply of an earlier identical request. */
+export type Outcome<R> = { result: R; replay?: undefined } | { replay: Uint8Array; result?: undefined };
+
+export function checkIdempotencyKey(key: string): string {
+  if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
+    throw invalidArgument("idempotency_key", "is required: 1 to 128 printable ASCII characters, without '#'");
+  }
+  return key;
+}
+
+export function checkId(field: string, id: string): string {
+  if (!isUuid(id)) throw invalidArgument(field, "must be a UUID (lower-case, hyphenated)");
+  return id;
+}
+
+function checkText(field: string, value: string, max: number): string {
+  if (value.length > max) throw invalidArgument(field, `must be at most ${max} characters`);
+  return value;
+}
+
+function checkOwner(field: string, owner: Owner | undefined): Owner {
+  if (!owner) throw invalidArgument(field, "is required (a user_id or a system role)");
+  if (owner.type === "USER") checkId(`${field}.user_id`, owner.id);
+  else if (!(SYSTEM_ROLES as readonly string[]).includes(owner.id)) throw invalidArgument(`${field}.system`, "must be a system role");
+  return owner;
+}
+
+function checkRange(range: TimeRange): TimeRange {
+  if (range.start && range.end && range.start >= range.end) throw invalidArgument("end_time", "must be after start_time");
+  return range;
+}
+
+export interface CreateAccountCommand {
+  owner?: Owner;
+  currency: string;
+  /** undefined: the default policy (users never below zero, system accounts unbounded). */
+  policy?: { allowNegative: boolean; overdraftLimit?: bigint };
+  label: string;
+  isDefault: boolean;
+}
+
+export interface TransferCommand extends Leg {
+  idempotencyKey: string;
+}
+
+export interface HoldCommand extends Leg {
+  idempotencyKey: string;
+  timeoutMs: bigint;
+}
+
+export interface Balances {
+  accountId: string;
+  currency: string;
+  posted: bigint;
+  pendingDebit: bigint;
+  pendingCredit: bigint;
+  available: bigint;
+  /** Journal position of the last entry included (0 when none). */
+  position: bigint;
+}
+
+/** Adds a batch leg's index to a failure, so the client knows which leg failed. */
+function atLeg(error: unknown, index: number): unknown {
+  if (!(error instanceof DomainError)) return error;
+  return new DomainError(error.reason, `legs[${index}]: ${error.message}`, error.field, { ...error.metadata, leg_index: String(index) }, error.category);
+}
+
+function legNamer(index: number | null): FieldNamer {
+  return index === null ? (field) => field : (field) => `legs[${index}].${field}`;
+}
+
+function checkLeg(leg: Leg, name: FieldNamer): Leg {
+  checkId(name("debit_account_id"), leg.debitAccountId);
+  checkId(name("credit_account_id"), leg.creditAccountId);
+  if (leg.debitAccountId === leg.creditAccountId) throw invalidArgument(name("credit_account_id"), "must differ from debit_account_id");
+  checkPositiveAmount(name("amount"), leg.amount);
+  if (leg.currency !== "") checkCurrencyCode(name("currency"), leg.currency);
+  checkText(name("memo"), leg.memo, MAX_MEMO_LENGTH);
+  return leg;
+}
+
+export class Ledger {
+  constructor(private readonly store: LedgerStore) {}
+
+  /** Claims the key, runs `work` and writes its set with the encoded reply, all in one transaction. */
+  private mutate<R>(idem: Idempotency<R>, work: (tx: LedgerTx, now: Date) => Promise<{ result: R; writes: WriteSet }>): Promise<Outcome<R>> {
+    checkIdempotencyKey(idem.claim.key);
+    return this.store.transaction(async (tx) => {
+      const claimed = await tx.claim(idem.claim);
+      if (claimed.kind === "replay") return { replay: claimed.response };
+      const { result, writes } = await work(tx, claimed.now);
+      await tx.write(writes, { claim: idem.claim, response: idem.encode(result) });
+      return { result };
+    });
+  }
+
+  // ── Accounts ──────────────────────────────────────────────────────────
+
+  createAccount(cmd: CreateAccountCommand, idem: Idempotency<Account>): Promise<Outcome<Account>> {
+    const owner = checkOwner("owner", cmd.owner);
+    const currency = checkCurrencyCode("currency", cmd.currency);
+    checkText("label", cmd.label, MAX_LABEL_LENGTH);
+    if (cmd.isDefault && owner.type !== "USER") throw invalidArgument("is_default", "only a user's account can be a default wallet");
+    let minBalance: bigint | null;
+    if (!cmd.policy) {
+      minBalance = owner.type === "SYSTEM" ? null : 0n;
+    } else if (!cmd.policy.allowNegative) {
+      if (cmd.policy.overdraftLimit !== undefined) throw invalidArgument("policy.overdraft_limit", "needs allow_negative");
+      minBalance = 0n;
+    } else if (cmd.policy.overdraftLimit === undefined) {
+      minBalance = null;
+    } else {
+      if (cmd.policy.overdraftLimit < 0n) throw invalidArgument("policy.overdraft_limit", "must be zero or more");
+      minBalance = -cmd.policy.overdraftLimit;
+    }
+    return this.mutate(idem, async (_tx, now) => {
+      const account: Account = {
+        id: uuidv7(now.getTime()),
+        owner,
+        currency,
+        status: "ACTIVE",
+        minBalance,
+        posted: 0n,
+        pendingDebit: 0n,
+        pendingCredit: 0n,
+        version: 0n,
+        label: cmd.label,
+        isDefault: cmd.isDefault,
+        createdAt: now,
+        updatedAt: now,
+      };
+      return { result: account, writes: { ...emptyWriteSet(), newAccounts: [account] } };
+    });
+  }
+
+  async getAccount(id: string): Promise<Account> {
+    const account = await this.store.findAccount(checkId("account_id", id));
+    if (!account) throw notFound("account_id", `account ${id}`);
+    return account;
+  }
+
+  async listAccounts(filter: AccountFilter, requestedPageSize: number, pageToken: string): Promise<Page<Account>> {
+    if (filter.owner) checkOwner("owner", filter.owner);
+    if (filter.currency) checkCurrencyCode("currency", filter.currency);
+    const limit = pageSize(requestedPageSize);
+    const after = decodePageToken(pageToken, filter);
+    // One extra row tells whether another page exists.
+    const rows = await this.store.listAccounts(filter, limit + 1, after);
+    const items = rows.slice(0, limit);
+    return { items, next: rows.length > limit ? encodePageToken(items[items.length - 1]!.id, filter) : "" };
+  }
+
+  private changeStatus(id: string, idem: Idempotency<Account>, decide: (account: Account) => AccountStatus): Promise<Outcome<Account>> {
+    checkId("account_id", id);
+    return this.mutate(idem, async (tx, now) => {
+      const locked = await tx.lockAccounts([id]);
+      const account = locked.get(id);
+      if (!account) throw notFound("account_id", `account ${id}`);
+      const next = decide(account);
+      if (next === account.status) return { result: account, writes: emptyWriteSet() };
+      const session = new PostingSession(locked, now);
+      session.setStatus(id, next);
+      return { result: session.view(id), writes: { ...emptyWriteSet(), accounts: session.changedAccounts() } };
+    });
+  }
+
+  freezeAccount(id: string, reason: string, idem: Idempotency<Account>): Promise<Outcome<Account>> {
+    checkText("reason", reason, MAX_MEMO_LENGTH);
+    return this.changeStatus(id, idem, (a) => {
+      if (a.status === "CLOSED") throw new DomainError(LedgerReason.ACCOUNT_CLOSED, `account ${id} is closed`, "account_id", {}, "FAILED_PRECONDITION");
+      return "FROZEN";
+    });
+  }
+
+  unfreezeAccount(id: string, reason: string, idem: Idempotency<Account>): Promise<Outcome<Account>> {
+    checkText("reason", reason, MAX_MEMO_LENGTH);
+    return this.changeStatus(id, idem, (a) => {
+      if (a.status === "CLOSED") throw new DomainError(LedgerReason.ACCOUNT_CLOSED, `account ${id} is closed`, "account_id", {}, "FAILED_PRECONDITION");
+      return "ACTIVE";
+    });
+  }
+
+  closeAccount(id: string, reason: string, idem: Idempotency<Account>): Promise<Outcome<Account>> {
+    checkText("reason", reason, MAX_MEMO_LENGTH);
+    return this.changeStatus(id, idem, (a) => {
+      if (a.status !== "CLOSED" && (a.posted !== 0n || a.pendingDebit !== 0n || a.pendingCredit !== 0n)) {
+        throw new DomainError(
+          LedgerReason.ACCOUNT_NOT_EMPTY,
+          `account ${id} can only be closed at zero balance with no pending holds`,
+          "account_id",
+          {},
+          "FAILED_PRECONDITION",
+        );
+      }
+      return "CLOSED";
+    });
+  }
+
+  async getBalance(id: string, asOf?: { time: Date } | { position: bigint }): Promise<Balances> {
+    const account = await this.getAccount(id);
+    if (!asOf) {
+      const last = await this.store.lastEntryAsOf(id, { position: BigInt("9223372036854775807") });
+      return {
+        accountId: id,
+        currency: account.currency,
+        posted: account.posted,
+        pendingDebit: account.pendingDebit,
+        pendingCredit: account.pendingCredit,
+        available: account.posted - account.pendingDebit,
+        position: last?.position ?? 0n,
+      };
+    }
+    if ("position" in asOf && asOf.position < 0n) throw invalidArgument("as_of_position", "must be zero or more");
+    const last = await this.store.lastEntryAsOf(id, asOf);
+    const posted = last?.balanceAfter ?? 0n;
+    return { accountId: id, currency: account.currency, posted, pendingDebit: 0n, pendingCredit: 0n, available: posted, position: last?.position ?? 0n };
+  }
+
+  // ── Transfers ─────────────────────────────────────────────────────────
+
+  transfer(cmd: TransferCommand, idem: Idempotency<Transfer>): Promise<Outcome<Transfer>> {
+    checkLeg(cmd, legNamer(null));
+    return this.mutate(idem, async (tx, now) => {
+      const session = new PostingSession(await tx.lockAccounts([cmd.debitAccountId, cmd.creditAccountId]), now);
+      const transfer = session.post(
+        cmd,
+        { id: uuidv7(now.getTime()), kind: "TRANSFER", idempotencyKey: cmd.idempotencyKey, batchId: null, reversesId: null, holdId: null },
+        legNamer(null),
+      );
+      return {
+        result: transfer,
+        writes: { ...emptyWriteSet(), accounts: session.changedAccounts(), transfers: [transfer], entries: session.entries },
+      };
+    });
+  }
+
+  transferBatch(key: string, legs: Leg[], idem: Idempotency<{ batchId: string; transfers: Transfer[] }>) {
+    if (legs.length === 0 || legs.length > MAX_BATCH_LEGS) throw invalidArgument("legs", `must hold 1 to ${MAX_BATCH_LEGS} legs`);
+    legs.forEach((leg, i) => {
+      try {
+        checkLeg(leg, legNamer(i));
+      } catch (error) {
+        throw atLeg(error, i);
+      }
+    });
+    return this.mutate(idem, async (tx, now) => {
+      const ids = legs.flatMap((l) => [l.debitAccountId, l.creditAccountId]);
+      const session = new PostingSession(await tx.lockAccounts(ids), now);
+      const batchId = uuidv7(now.getTime());
+      const transfers = legs.map((leg, i) => {
+        try {
+          return session.post(
+            leg,
+            { id: uuidv7(now.getTime()), kind: "TRANSFER", idempotencyKey: `${key}#${i}`, batchId, reversesId: null, holdId: null },
+            legNamer(i),
+            { leg_index: String(i) },
+          );
+        } catch (error) {
+          throw atLeg(error, i);
+        }
+      });
+      return {
+        result: { batchId, transfers },
+        writes: { ...emptyWriteSet(), accounts: session.changedAccounts(), transfers, entries: session.entries },
+      };
+    });
+  }
+
+  reverseTransfer(transferId: string, amount: bigint, memo: string, idem: Idempotency<{ reversal: Transfer; original: Transfer }>) {
+    checkId("transfer_id", transferId);
+    if (amount < 0n) throw invalidArgument("amount", "must be zero (all that is left) or more");
+    checkText("memo", memo, MAX_MEMO_LENGTH);
+    return this.mutate(idem, async (tx, now) => {
+      const original = await tx.lockTransfer(transferId);
+      if (!original) throw notFound("transfer_id", `transfer ${transferId}`);
+      if (original.kind === "REVERSAL") {
+        throw new DomainError(LedgerReason.REVERSAL_EXCEEDS_TRANSFER, "a reversal cannot itself be reversed", "transfer_id", {}, "FAILED_PRECONDITION");
+      }
+      const left = original.amount - original.reversedAmount;
+      const take = amount === 0n ? left : amount;
+      if (take === 0n || take > left) {
+        throw new DomainError(
+          LedgerReason.REVERSAL_EXCEEDS_TRANSFER,
+          `only ${left} of transfer ${transferId} is left to reverse`,
+          "amount",
+          { remaining: String(left) },
+          "FAILED_PRECONDITION",
+        );
+      }
+      const session = new PostingSession(await tx.lockAccounts([original.debitAccountId, original.creditAccountId]), now);
+      const reversal = session.post(
+        { debitAccountId: original.creditAccountId, creditAccountId: original.debitAccountId, amount: take, currency: original.currency, memo },
+        { id: uuidv7(now.getTime()), kind: "REVERSAL", idempotencyKey: null, batchId: null, reversesId: original.id, holdId: null },
+        (field) => (field === "amount" ? "amount" : "transfer_id"),
+        {},
+        { allowFrozen: true },
+      );
+      const updated = { ...original, reversedAmount: original.reversedAmount + take };
+      return {
+        result: { reversal, original: updated },
+        writes: {
+          ...emptyWriteSet(),
+          accounts: session.changedAccounts(),
+          transfers: [reversal],
+          entries: session.entries,
+          reversals: [{ transferId: original.id, reversedAmount: updated.reversedAmount }],
+        },
+      };
+    });
+  }
+
+  async getTransfer(by: { id: string } | { idempotencyKey: string }): Promise<Transfer> {
+    if ("id" in by) checkId("transfer_id", by.id);
+    else checkText("idempotency_key", by.idempotencyKey, 160);
+    const transfer = await this.store.findTransfer(by);
+    if (!transfer) throw notFound("id" in by ? "transfer_id" : "idempotency_key", "transfer");
+    return transfer;
+  }
+
+  async listEntries(accountId: string, range: TimeRange, requestedPageSize: number, pageToken: string): Promise<Page<Entry>> {
+    checkId("account_id", accountId);
+    checkRange(range);
+    const limit = pageSize(requestedPageSize);
+    const filters = { accountId, start: range.start?.toISOString(), end: range.end?.toISOString() };
+    const cursor = decodePageToken(pageToken, filters);
+    await this.getAccount(accountId);
+    const rows = await this.store.listEntries(accountId, range, limit + 1, cursor === null ? null : BigInt(cursor));
+    const items = rows.slice(0, limit);
+    return { items, next: rows.length > limit ? encodePageToken(String(items[items.length - 1]!.position), filters) : "" };
+  }
+
+  /** The transfers that touched an account, newest first: one per entry of the account. */
+  async listTransfers(accountId: string, range: TimeRange, requestedPageSize: number, pageToken: string): Promise<Page<Transfer>> {
+    const entries = await this.listEntries(accountId, range, requestedPageSize, pageToken);
+    const byId = new Map((await this.store.findTransfers(entries.items.map((e) => e.transferId))).map((t) => [t.id, t]));
+    return { items: entries.items.map((e) => byId.get(e.transferId)!), next: entries.next };
+  }
+
+  // ── Holds (two-phase transfers) ───────────────────────────────────────
+
+  createHold(cmd: HoldCommand, idem: Idempotency<Hold>): Promise<Outcome<Hold>> {
+    checkLeg(cmd, legNamer(null));
+    if (cmd.timeoutMs < 0n || cmd.timeoutMs > BigInt(MAX_HOLD_TIMEOUT_MS)) {
+      throw invalidArgument("timeout_ms", `must be between 0 and ${MAX_HOLD_TIMEOUT_MS} (0 means ${DEFAULT_HOLD_TIMEOUT_MS})`);
+    }
+    const timeoutMs = cmd.timeoutMs === 0n ? DEFAULT_HOLD_TIMEOUT_MS : Number(cmd.timeoutMs);
+    return this.mutate(idem, async (tx, now) => {
+      const locked = await tx.lockAccounts([cmd.debitAccountId, cmd.creditAccountId]);
+      const session = new PostingSession(locked, now);
+      session.reserve(cmd, legNamer(null));
+      const hold: Hold = {
+        id: uuidv7(now.getTime()),
+        debitAccountId: cmd.debitAccountId,
+        creditAccountId: cmd.creditAccountId,
+        currency: locked.get(cmd.debitAccountId)!.currency,
+        amount: cmd.amount,
+        status: "PENDING",
+        capturedAmount: 0n,
+        captureTransferId: null,
+        expiresAt: new Date(now.getTime() + timeoutMs),
+        idempotencyKey: cmd.idempotencyKey,
+        memo: cmd.memo,
+        createdAt: now,
+        updatedAt: now,
+      };
+      return { result: hold, writes: { ...emptyWriteSet(), accounts: session.changedAccounts(), holds: [hold] } };
+    });
+  }
+
+  private async lockPendingHold(tx: LedgerTx, holdId: string): Promise<Hold> {
+    const hold = await tx.lockHold(holdId);
+    if (!hold) throw notFound("hold_id", `hold ${holdId}`);
+    if (hold.status !== "PENDING") {
+      throw new DomainError(LedgerReason.HOLD_NOT_PENDING, `hold ${holdId} is ${hold.status.toLowerCase()}`, "hold_id", { status: hold.status }, "FAILED_PRECONDITION");
+    }
+    return hold;
+  }
+
+  captureHold(holdId: string, amount: bigint, idem: Idempotency<{ hold: Hold; transfer: Transfer }>) {
+    checkId("hold_id", holdId);
+    if (amount < 0n) throw invalidArgument("amount", "must be zero (the whole hold) or more");
+    return this.mutate(idem, async (tx, now) => {
+      const hold = await this.lockPendingHold(tx, holdId);
+      if (hold.expiresAt <= now) {
+        throw new DomainError(LedgerReason.HOLD_EXPIRED, `hold ${holdId} expired at ${hold.expiresAt.toISOString()}`, "hold_id", {}, "FAILED_PRECONDITION");
+      }
+      const take = amount === 0n ? hold.amount : amount;
+      if (take > hold.amount) throw invalidArgument("amount", `must not exceed the hold's amount (${hold.amount})`);
+      const session = new PostingSession(await tx.lockAccounts([hold.debitAccountId, hold.creditAccountId]), now);
+      session.release(hold);
+      const transfer = session.post(
+        { debitAccountId: hold.debitAccountId, creditAccountId: hold.creditAccountId, amount: take, currency: hold.currency, memo: hold.memo },
+        { id: uuidv7(now.getTime()), kind: "HOLD_CAPTURE", idempotencyKey: null, batchId: null, reversesId: null, holdId: hold.id },
+        (field) => (field === "amount" ? "amount" : "hold_id"),
+      );
+      const captured: Hold = { ...hold, status: "CAPTURED", capturedAmount: take, captureTransferId: transfer.id, updatedAt: session.now };
+      return {
+        result: { hold: captured, transfer },
+        writes: { ...emptyWriteSet(), accounts: session.changedAccounts(), transfers: [transfer], entries: session.entries, holds: [captured] },
+      };
+    });
+  }
+
+  voidHold(holdId: string, idem: Idempotency<Hold>): Promise<Outcome<Hold>> {
+    checkId("hold_id", holdId);
+    return this.mutate(idem, async (tx, now) => {
+      const hold = await this.lockPendingHold(tx, holdId);
+      const session = new PostingSession(await tx.lockAccounts([hold.debitAccountId, hold.creditAccountId]), now);
+      session.release(hold);
+      // Past its time but not yet swept: it expired; either way the funds are released now.
+      const voided: Hold = { ...hold, status: hold.expiresAt <= now ? "EXPIRED" : "VOIDED", updatedAt: session.now };
+      return { result: voided, writes: { ...emptyWriteSet(), accounts: session.changedAccounts(), holds: [voided] } };
+    });
+  }
+
+  async getHold(holdId: string): Promise<Hold> {
+    const hold = await this.store.findHold(checkId("hold_id", holdId));
+    if (!hold) throw notFound("hold_id", `hold ${holdId}`);
+    return hold;
+  }
+
+  /**
+   * Forgets idempotency keys older than `retentionMs` (at most `limit` per
+   * call). Transfers keep their keys for ever on the transfer itself.
+   */
+  purgeIdempotencyKeys(retentionMs: number, limit: number): Promise<number> {
+    return this.store.purgeIdempotencyKeys(new Date(Date.now() - retentionMs), limit);
+  }
+
+  /**
+   * Expires up to `limit` pending holds whose time is up, releasing their
+   * funds. Safe to run from several instances at once (SKIP LOCKED).
+   * Returns how many it expired.
+   */
+  expireHolds(limit: number): Promise<number> {
+    return this.store.transaction(async (tx) => {
+      const holds = await tx.lockExpiredHolds(limit);
+      if (holds.length === 0) return 0;
+      const locked = await tx.lockAccounts(holds.flatMap((h) => [h.debitAccountId, h.creditAccountId]));
+      const now = new Date();
+      const session = new PostingSession(locked, now);
+      for (const hold of holds) session.release(hold);
+      const expired = holds.map((h): Hold => ({ ...h, status: "EXPIRED", updatedAt: now }));
+      await tx.write({ ...emptyWriteSet(), accounts: session.changedAccounts(), holds: expired });
+      return expired.length;
+    });
+  }
+}

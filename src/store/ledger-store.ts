@@ -1,0 +1,340 @@
+/**
+ * The ledger's storage, on Prisma. Reads use the typed model API; the write
+ * path uses a few fixed raw statements (one prepared statement each), because
+ * a transfer must be a handful of round trips:
+ *
+ *   BEGIN · claim key · lock accounts (ORDER BY id … FOR UPDATE) · write set · COMMIT
+ *
+ * The write set goes in one statement of data-modifying CTEs over unnest()ed
+ * arrays, so its shape is the same for one transfer or a batch of hundreds.
+ */
+import type { Logger } from "pino";
+import { DomainError, ErrorReason } from "../domain/errors.js";
+import type { AccountFilter, ClaimOutcome, IdempotencyClaim, LedgerStore, LedgerTx, TimeRange, WriteSet } from "../domain/ledger/ports.js";
+import { LedgerReason } from "../domain/ledger/posting.js";
+import type { Account, AccountStatus, Entry, Hold, OwnerType, Transfer } from "../domain/ledger/types.js";
+import type { Account as PrismaAccount, Entry as PrismaEntry, Hold as PrismaHold, Transfer as PrismaTransfer } from "../generated/prisma/client.js";
+import type { Db } from "../lib/prisma.js";
+import { dbErrorFacts } from "./db-errors.js";
+import { runTransaction, type RetryPolicy, type TxClient } from "./transaction.js";
+
+interface AccountRow {
+  id: string;
+  owner_type: OwnerType;
+  owner_id: string;
+  currency_code: string;
+  status: AccountStatus;
+  min_balance: bigint | null;
+  posted: bigint;
+  pending_debit: bigint;
+  pending_credit: bigint;
+  version: bigint;
+  label: string;
+  is_default: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function accountOf(r: AccountRow): Account {
+  return {
+    id: r.id,
+    owner: { type: r.owner_type, id: r.owner_id },
+    currency: r.currency_code,
+    status: r.status,
+    minBalance: r.min_balance,
+    posted: r.posted,
+    pendingDebit: r.pending_debit,
+    pendingCredit: r.pending_credit,
+    version: r.version,
+    label: r.label,
+    isDefault: r.is_default,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/** Prisma model row → domain account. */
+function accountOfModel(a: PrismaAccount): Account {
+  return {
+    id: a.id,
+    owner: { type: a.ownerType, id: a.ownerId },
+    currency: a.currencyCode,
+    status: a.status,
+    minBalance: a.minBalance,
+    posted: a.posted,
+    pendingDebit: a.pendingDebit,
+    pendingCredit: a.pendingCredit,
+    version: a.version,
+    label: a.label,
+    isDefault: a.isDefault,
+    createdAt: a.createdAt,
+    updatedAt: a.updatedAt,
+  };
+}
+
+type TransferModel = PrismaTransfer & { entries: { accountId: string; balanceAfter: bigint; accountVersion: bigint }[] };
+
+function transferOf(t: TransferModel): Transfer {
+  const debit = t.entries.find((e) => e.accountId === t.debitAccountId);
+  const credit = t.entries.find((e) => e.accountId === t.creditAccountId);
+  if (!debit || !credit) throw new Error(`assertion failed: transfer ${t.id} lacks its two entries`);
+  return {
+    id: t.id,
+    kind: t.kind,
+    debitAccountId: t.debitAccountId,
+    creditAccountId: t.creditAccountId,
+    currency: t.currencyCode,
+    amount: t.amount,
+    idempotencyKey: t.idempotencyKey,
+    memo: t.memo,
+    batchId: t.batchId,
+    reversesId: t.reversesId,
+    reversedAmount: t.reversedAmount,
+    holdId: t.holdId,
+    createdAt: t.createdAt,
+    debitBalanceAfter: debit.balanceAfter,
+    creditBalanceAfter: credit.balanceAfter,
+    debitAccountVersion: debit.accountVersion,
+    creditAccountVersion: credit.accountVersion,
+  };
+}
+
+const TRANSFER_INCLUDE = { entries: { select: { accountId: true, balanceAfter: true, accountVersion: true } } } as const;
+
+function holdOf(h: PrismaHold): Hold {
+  const { currencyCode, ...rest } = h;
+  return { ...rest, currency: currencyCode };
+}
+
+function entryOf(e: PrismaEntry): Entry {
+  const { id, ...rest } = e;
+  return { position: id, ...rest };
+}
+
+/** Constraint names → what the client is told. Everything else is internal. */
+function translate(error: unknown): unknown {
+  const facts = dbErrorFacts(error);
+  if (!facts) return error;
+  switch (facts.constraint) {
+    case "accounts_one_default_per_owner_currency":
+      return new DomainError(ErrorReason.ALREADY_EXISTS, "the user already has a default account in this currency", "is_default");
+    case "accounts_one_per_system_role_currency":
+      return new DomainError(ErrorReason.ALREADY_EXISTS, "this system account already exists in this currency", "owner.system");
+    case "transfers_idempotency_key_key":
+    case "holds_idempotency_key_key":
+      return new DomainError(ErrorReason.IDEMPOTENCY_KEY_REUSED, "idempotency_key was already used by an earlier request", "idempotency_key");
+    case "accounts_currency_code_fkey":
+      return new DomainError(ErrorReason.NOT_FOUND, "currency not found", "currency");
+    case "accounts_available_within_policy":
+      return new DomainError(LedgerReason.INSUFFICIENT_FUNDS, "insufficient funds", "amount", {}, "FAILED_PRECONDITION");
+  }
+  if (facts.sqlState === "22003" || facts.kind === "ValueOutOfRange") {
+    return new DomainError(ErrorReason.AMOUNT_OVERFLOW, "an amount or balance would overflow int64", "amount");
+  }
+  return error;
+}
+
+const ACCOUNT_COLUMNS = `id, owner_type, owner_id, currency_code, status, min_balance, posted, pending_debit,
+  pending_credit, version, label, is_default, created_at, updated_at`;
+
+class PrismaLedgerTx implements LedgerTx {
+  constructor(private readonly tx: TxClient) {}
+
+  async claim(claim: IdempotencyClaim): Promise<ClaimOutcome> {
+    // ON CONFLICT waits for a concurrent holder of the key to commit or roll back.
+    const inserted = await this.tx.$queryRaw<{ created_at: Date }[]>`
+      INSERT INTO idempotency_keys (scope, key, request_hash) VALUES (${claim.scope}, ${claim.key}, ${claim.requestHash})
+      ON CONFLICT DO NOTHING RETURNING created_at`;
+    if (inserted.length === 1) return { kind: "new", now: inserted[0]!.created_at };
+    const [existing] = await this.tx.$queryRaw<{ request_hash: Uint8Array; response: Uint8Array | null }[]>`
+      SELECT request_hash, response FROM idempotency_keys WHERE scope = ${claim.scope} AND key = ${claim.key}`;
+    if (!existing || existing.response === null) throw new Error("assertion failed: a committed idempotency key has no reply");
+    if (!Buffer.from(existing.request_hash).equals(Buffer.from(claim.requestHash))) {
+      throw new DomainError(
+        ErrorReason.IDEMPOTENCY_KEY_REUSED,
+        "idempotency_key was already used for a different request",
+        "idempotency_key",
+      );
+    }
+    return { kind: "replay", response: existing.response };
+  }
+
+  async lockAccounts(ids: string[]): Promise<Map<string, Account>> {
+    const unique = [...new Set(ids)];
+    // ORDER BY id: every transaction locks in the same order, so two
+    // opposite transfers cannot deadlock.
+    const rows = await this.tx.$queryRawUnsafe<AccountRow[]>(
+      `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+      unique,
+    );
+    return new Map(rows.map((r) => [r.id, accountOf(r)]));
+  }
+
+  async lockHold(id: string): Promise<Hold | null> {
+    const rows = await this.tx.$queryRaw<{ id: string }[]>`SELECT id FROM holds WHERE id = ${id}::uuid FOR UPDATE`;
+    if (rows.length === 0) return null;
+    const hold = await this.tx.hold.findUnique({ where: { id } });
+    return hold && holdOf(hold);
+  }
+
+  async lockTransfer(id: string): Promise<Transfer | null> {
+    const rows = await this.tx.$queryRaw<{ id: string }[]>`SELECT id FROM transfers WHERE id = ${id}::uuid FOR UPDATE`;
+    if (rows.length === 0) return null;
+    const transfer = await this.tx.transfer.findUnique({ where: { id }, include: TRANSFER_INCLUDE });
+    return transfer && transferOf(transfer);
+  }
+
+  async lockExpiredHolds(limit: number): Promise<Hold[]> {
+    const rows = await this.tx.$queryRaw<{ id: string }[]>`
+      SELECT id FROM holds WHERE status = 'PENDING' AND expires_at <= now()
+      ORDER BY expires_at LIMIT ${limit} FOR UPDATE SKIP LOCKED`;
+    if (rows.length === 0) return [];
+    const holds = await this.tx.hold.findMany({ where: { id: { in: rows.map((r) => r.id) } } });
+    return holds.map(holdOf);
+  }
+
+  async write(set: WriteSet, completion?: { claim: IdempotencyClaim; response: Uint8Array }): Promise<void> {
+    const n = set.newAccounts;
+    const a = set.accounts;
+    const t = set.transfers;
+    const e = set.entries;
+    const h = set.holds;
+    const r = set.reversals;
+    const [counts] = await this.tx.$queryRaw<{ accounts: number; keys: number }[]>`
+      WITH new_accounts AS (
+        INSERT INTO accounts (id, owner_type, owner_id, currency_code, label, is_default, status, min_balance,
+                              posted, pending_debit, pending_credit, version, created_at, updated_at)
+        SELECT * FROM unnest(${n.map((x) => x.id)}::uuid[], ${n.map((x) => x.owner.type)}::owner_type[],
+          ${n.map((x) => x.owner.id)}::varchar[], ${n.map((x) => x.currency)}::varchar[], ${n.map((x) => x.label)}::varchar[],
+          ${n.map((x) => x.isDefault)}::boolean[], ${n.map((x) => x.status)}::account_status[], ${n.map((x) => x.minBalance)}::bigint[],
+          ${n.map((x) => x.posted)}::bigint[], ${n.map((x) => x.pendingDebit)}::bigint[], ${n.map((x) => x.pendingCredit)}::bigint[],
+          ${n.map((x) => x.version)}::bigint[], ${n.map((x) => x.createdAt)}::timestamptz[], ${n.map((x) => x.updatedAt)}::timestamptz[])
+        RETURNING 1
+      ), changed_accounts AS (
+        UPDATE accounts SET status = u.status, posted = u.posted, pending_debit = u.pending_debit,
+               pending_credit = u.pending_credit, version = u.version, updated_at = u.updated_at
+        FROM unnest(${a.map((x) => x.state.id)}::uuid[], ${a.map((x) => x.fromVersion)}::bigint[],
+          ${a.map((x) => x.state.status)}::account_status[], ${a.map((x) => x.state.posted)}::bigint[],
+          ${a.map((x) => x.state.pendingDebit)}::bigint[], ${a.map((x) => x.state.pendingCredit)}::bigint[],
+          ${a.map((x) => x.state.version)}::bigint[], ${a.map((x) => x.updatedAt)}::timestamptz[])
+          AS u(id, from_version, status, posted, pending_debit, pending_credit, version, updated_at)
+        WHERE accounts.id = u.id AND accounts.version = u.from_version
+        RETURNING 1
+      ), new_transfers AS (
+        INSERT INTO transfers (id, kind, debit_account_id, credit_account_id, currency_code, amount, idempotency_key,
+                               memo, batch_id, reverses_id, reversed_amount, hold_id, created_at)
+        SELECT * FROM unnest(${t.map((x) => x.id)}::uuid[], ${t.map((x) => x.kind)}::transfer_kind[],
+          ${t.map((x) => x.debitAccountId)}::uuid[], ${t.map((x) => x.creditAccountId)}::uuid[], ${t.map((x) => x.currency)}::varchar[],
+          ${t.map((x) => x.amount)}::bigint[], ${t.map((x) => x.idempotencyKey)}::varchar[], ${t.map((x) => x.memo)}::varchar[],
+          ${t.map((x) => x.batchId)}::uuid[], ${t.map((x) => x.reversesId)}::uuid[], ${t.map((x) => x.reversedAmount)}::bigint[],
+          ${t.map((x) => x.holdId)}::uuid[], ${t.map((x) => x.createdAt)}::timestamptz[])
+        RETURNING 1
+      ), new_entries AS (
+        INSERT INTO entries (transfer_id, account_id, amount, balance_after, account_version, created_at)
+        SELECT * FROM unnest(${e.map((x) => x.transferId)}::uuid[], ${e.map((x) => x.accountId)}::uuid[],
+          ${e.map((x) => x.amount)}::bigint[], ${e.map((x) => x.balanceAfter)}::bigint[], ${e.map((x) => x.accountVersion)}::bigint[],
+          ${e.map((x) => x.createdAt)}::timestamptz[])
+        RETURNING 1
+      ), written_holds AS (
+        INSERT INTO holds (id, debit_account_id, credit_account_id, currency_code, amount, status, captured_amount,
+                           capture_transfer_id, expires_at, idempotency_key, memo, created_at, updated_at)
+        SELECT * FROM unnest(${h.map((x) => x.id)}::uuid[], ${h.map((x) => x.debitAccountId)}::uuid[],
+          ${h.map((x) => x.creditAccountId)}::uuid[], ${h.map((x) => x.currency)}::varchar[], ${h.map((x) => x.amount)}::bigint[],
+          ${h.map((x) => x.status)}::hold_status[], ${h.map((x) => x.capturedAmount)}::bigint[], ${h.map((x) => x.captureTransferId)}::uuid[],
+          ${h.map((x) => x.expiresAt)}::timestamptz[], ${h.map((x) => x.idempotencyKey)}::varchar[], ${h.map((x) => x.memo)}::varchar[],
+          ${h.map((x) => x.createdAt)}::timestamptz[], ${h.map((x) => x.updatedAt)}::timestamptz[])
+        ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, captured_amount = EXCLUDED.captured_amount,
+          capture_transfer_id = EXCLUDED.capture_transfer_id, updated_at = EXCLUDED.updated_at
+        RETURNING 1
+      ), reversed AS (
+        UPDATE transfers SET reversed_amount = v.reversed_amount
+        FROM unnest(${r.map((x) => x.transferId)}::uuid[], ${r.map((x) => x.reversedAmount)}::bigint[]) AS v(id, reversed_amount)
+        WHERE transfers.id = v.id
+        RETURNING 1
+      ), completed_key AS (
+        UPDATE idempotency_keys SET response = ${completion?.response ?? null}::bytea
+        WHERE scope = ${completion?.claim.scope ?? null} AND key = ${completion?.claim.key ?? null}
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM changed_accounts)::int AS accounts, (SELECT count(*) FROM completed_key)::int AS keys`;
+    // Under the row locks nothing can have moved; if it did, roll back loudly.
+    if (counts!.accounts !== a.length) throw new Error(`assertion failed: ${counts!.accounts} of ${a.length} account updates applied`);
+    if (completion && counts!.keys !== 1) throw new Error("assertion failed: the idempotency key was not completed");
+  }
+}
+
+export interface LedgerStoreOptions {
+  retry?: RetryPolicy;
+  logger?: Logger;
+}
+
+export function createLedgerStore(db: Db, options: LedgerStoreOptions = {}): LedgerStore {
+  return {
+    transaction: (fn) =>
+      runTransaction(db, (tx) => fn(new PrismaLedgerTx(tx)), { retry: options.retry, logger: options.logger, translate }),
+
+    async findAccount(id) {
+      const account = await db.account.findUnique({ where: { id } });
+      return account && accountOfModel(account);
+    },
+
+    async listAccounts(filter: AccountFilter, limit: number, afterId: string | null) {
+      const accounts = await db.account.findMany({
+        where: {
+          ...(filter.owner ? { ownerType: filter.owner.type, ownerId: filter.owner.id } : {}),
+          ...(filter.currency ? { currencyCode: filter.currency } : {}),
+          ...(filter.status ? { status: filter.status } : {}),
+          ...(afterId ? { id: { gt: afterId } } : {}),
+        },
+        orderBy: { id: "asc" },
+        take: limit,
+      });
+      return accounts.map(accountOfModel);
+    },
+
+    async findTransfer(by) {
+      const where = "id" in by ? { id: by.id } : { idempotencyKey: by.idempotencyKey };
+      const transfer = await db.transfer.findUnique({ where, include: TRANSFER_INCLUDE });
+      return transfer && transferOf(transfer);
+    },
+
+    async findTransfers(ids) {
+      if (ids.length === 0) return [];
+      const transfers = await db.transfer.findMany({ where: { id: { in: ids } }, include: TRANSFER_INCLUDE });
+      return transfers.map(transferOf);
+    },
+
+    async findHold(id) {
+      const hold = await db.hold.findUnique({ where: { id } });
+      return hold && holdOf(hold);
+    },
+
+    async listEntries(accountId: string, range: TimeRange, limit: number, beforePosition: bigint | null) {
+      const entries = await db.entry.findMany({
+        where: {
+          accountId,
+          ...(beforePosition !== null ? { id: { lt: beforePosition } } : {}),
+          ...(range.start || range.end ? { createdAt: { ...(range.start ? { gte: range.start } : {}), ...(range.end ? { lt: range.end } : {}) } } : {}),
+        },
+        orderBy: { id: "desc" },
+        take: limit,
+      });
+      return entries.map(entryOf);
+    },
+
+    async purgeIdempotencyKeys(before: Date, limit: number) {
+      // Bounded batches keep each delete short; the job calls again while there is more.
+      return db.$executeRaw`
+        DELETE FROM idempotency_keys WHERE (scope, key) IN (
+          SELECT scope, key FROM idempotency_keys WHERE created_at < ${before} ORDER BY created_at LIMIT ${limit})`;
+    },
+
+    async lastEntryAsOf(accountId, asOf) {
+      const entry = await db.entry.findFirst({
+        where: { accountId, ...("time" in asOf ? { createdAt: { lte: asOf.time } } : { id: { lte: asOf.position } }) },
+        orderBy: { id: "desc" },
+      });
+      return entry && entryOf(entry);
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/** Accounts: create (idempotent), get, list with filters and cursors, freeze, unfreeze, close. */
+import { randomUUID } from "node:crypto";
+import { Code } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { AccountStatus, SystemAccount } from "../../src/gen/aevon/ledger/v1/ledger_pb.js";
+import { balanceOf, expectFailure, fundedAccount, issuance, key, useLedgerServer, userAccount } from "../support/ledger.js";
+
+const ctx = useLedgerServer();
+
+const user = (id: string) => ({ owner: { case: "userId" as const, value: id } });
+
+describe("accounts", () => {
+  it("creates once per key; the same key with another request is rejected", async () => {
+    const request = { idempotencyKey: key("open"), owner: user(randomUUID()), currency: "USD", label: "savings" };
+    const first = await ctx.client.createAccount(request);
+    expect(first.account).toMatchObject({ currency: "USD", label: "savings", status: AccountStatus.ACTIVE, version: 0n, policy: { allowNegative: false } });
+    expect(await ctx.client.createAccount(request)).toEqual(first);
+    await expectFailure(ctx.client.createAccount({ ...request, label: "other" }), Code.AlreadyExists, "IDEMPOTENCY_KEY_REUSED");
+    expect((await ctx.client.getAccount({ accountId: first.account!.id })).account).toEqual(first.account);
+  });
+
+  it("validates owner, currency and policy with field-named errors", async () => {
+    await expectFailure(ctx.client.createAccount({ idempotencyKey: key(), currency: "USD" }), Code.InvalidArgument, "INVALID_ARGUMENT", "owner");
+    await expectFailure(ctx.client.createAccount({ idempotencyKey: key(), owner: user("bob"), currency: "USD" }), Code.InvalidArgument, "INVALID_ARGUMENT", "owner.user_id");
+    await expectFailure(ctx.client.createAccount({ idempotencyKey: key(), owner: user(randomUUID()), currency: "usd" }), Code.InvalidArgument, "INVALID_ARGUMENT", "currency");
+    await expectFailure(ctx.client.createAccount({ idempotencyKey: key(), owner: user(randomUUID()), currency: "XYZ" }), Code.NotFound, "NOT_FOUND", "currency");
+    await expectFailure(
+      ctx.client.createAccount({ idempotencyKey: key(), owner: user(randomUUID()), currency: "USD", policy: { allowNegative: true, overdraftLimit: -5n } }),
+      Code.InvalidArgument,
+      "INVALID_ARGUMENT",
+      "policy.overdraft_limit",
+    );
+  });
+
+  it("allows one default wallet per user and currency", async () => {
+    const owner = user(randomUUID());
+    await ctx.client.createAccount({ idempotencyKey: key(), owner, currency: "USD", isDefault: true });
+    await expectFailure(ctx.client.createAccount({ idempotencyKey: key(), owner, currency: "USD", isDefault: true }), Code.AlreadyExists, "ALREADY_EXISTS", "is_default");
+    await ctx.client.createAccount({ idempotencyKey: key(), owner, currency: "EUR", isDefault: true });
+  });
+
+  it("lists by owner, currency and status with a stable cursor", async () => {
+    const id = randomUUID();
+    const made = [];
+    for (let i = 0; i < 5; i++) made.push((await userAccount(ctx.client, { userId: id, currency: i % 2 ? "EUR" : "USD" })).id);
+    const seen: string[] = [];
+    let pageToken = "";
+    do {
+      const page = await ctx.client.listAccounts({ owner: user(id), pageSize: 2, pageToken });
+      seen.push(...page.accounts.map((a) => a.id));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(seen).toEqual(made);
+    expect((await ctx.client.listAccounts({ owner: user(id), currency: "EUR" })).accounts.map((a) => a.id)).toEqual([made[1], made[3]]);
+    const systemUsd = await ctx.client.listAccounts({ owner: { owner: { case: "system", value: SystemAccount.FEES } }, currency: "USD" });
+    expect(systemUsd.accounts.length).toBe(1);
+    await ctx.client.freezeAccount({ idempotencyKey: key(), accountId: made[0]! });
+    expect((await ctx.client.listAccounts({ owner: user(id), status: AccountStatus.FROZEN })).accounts.map((a) => a.id)).toEqual([made[0]]);
+  });
+
+  it("freezes (no sending, no receiving), unfreezes, and closes only when empty", async () => {
+    const a = await fundedAccount(ctx.client, 100n);
+    const b = await userAccount(ctx.client);
+    const frozen = await ctx.client.freezeAccount({ idempotencyKey: key(), accountId: a.id, reason: "fraud review" });
+    expect(frozen.account?.status).toBe(AccountStatus.FROZEN);
+    await expectFailure(ctx.client.transfer({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: b.id, amount: 1n }), Code.FailedPrecondition, "ACCOUNT_FROZEN", "debit_account_id");
+    await expectFailure(ctx.client.transfer({ idempotencyKey: key(), debitAccountId: b.id, creditAccountId: a.id, amount: 1n }), Code.FailedPrecondition, "ACCOUNT_FROZEN", "credit_account_id");
+    await expectFailure(ctx.client.closeAccount({ idempotencyKey: key(), accountId: a.id }), Code.FailedPrecondition, "ACCOUNT_NOT_EMPTY");
+    await ctx.client.unfreezeAccount({ idempotencyKey: key(), accountId: a.id });
+    await ctx.client.transfer({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: await issuance(ctx.client), amount: 100n });
+    const closed = await ctx.client.closeAccount({ idempotencyKey: key(), accountId: a.id });
+    expect(closed.account?.status).toBe(AccountStatus.CLOSED);
+    await expectFailure(ctx.client.freezeAccount({ idempotencyKey: key(), accountId: a.id }), Code.FailedPrecondition, "ACCOUNT_CLOSED");
+    await expectFailure(ctx.client.transfer({ idempotencyKey: key(), debitAccountId: b.id, creditAccountId: a.id, amount: 1n }), Code.FailedPrecondition, "ACCOUNT_CLOSED");
+    expect((await balanceOf(ctx.client, a.id)).posted).toBe(0n);
+  });
+
+  it("lets a reversal claw back funds from a frozen account", async () => {
+    const a = await fundedAccount(ctx.client, 100n);
+    const b = await userAccount(ctx.client);
+    const { transfer } = await ctx.client.transfer({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: b.id, amount: 60n });
+    await ctx.client.freezeAccount({ idempotencyKey: key(), accountId: b.id });
+    await ctx.client.reverseTransfer({ idempotencyKey: key(), transferId: transfer!.id });
+    expect((await balanceOf(ctx.client, b.id)).posted).toBe(0n);
+  });
+
+  it("answers NOT_FOUND and INVALID_ARGUMENT on reads", async () => {
+    await expectFailure(ctx.client.getAccount({ accountId: randomUUID() }), Code.NotFound, "NOT_FOUND", "account_id");
+    await expectFailure(ctx.client.getAccount({ accountId: "x" }), Code.InvalidArgument, "INVALID_ARGUMENT", "account_id");
+    await expectFailure(ctx.client.getBalance({ accountId: randomUUID() }), Code.NotFound, "NOT_FOUND", "account_id");
+  });
+});
