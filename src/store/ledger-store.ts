@@ -112,7 +112,7 @@ function entryOf(e: PrismaEntry): Entry {
 }
 
 /** Constraint names → what the client is told. Everything else is internal. */
-function translate(error: unknown): unknown {
+export function translateLedgerError(error: unknown): unknown {
   const facts = dbErrorFacts(error);
   if (!facts) return error;
   switch (facts.constraint) {
@@ -137,24 +137,32 @@ function translate(error: unknown): unknown {
 const ACCOUNT_COLUMNS = `id, owner_type, owner_id, currency_code, status, min_balance, posted, pending_debit,
   pending_credit, version, label, is_default, created_at, updated_at`;
 
-class PrismaLedgerTx implements LedgerTx {
+/** The ledger's side of one transaction; identity's transactions use it too (claim, wallet, reply). */
+export class PrismaLedgerTx implements LedgerTx {
   constructor(private readonly tx: TxClient) {}
 
   async claim(claim: IdempotencyClaim): Promise<ClaimOutcome> {
     // ON CONFLICT waits for a concurrent holder of the key to commit or roll back.
-    const inserted = await this.tx.$queryRaw<{ created_at: Date }[]>`
-      INSERT INTO idempotency_keys (scope, key, request_hash) VALUES (${claim.scope}, ${claim.key}, ${claim.requestHash})
-      ON CONFLICT DO NOTHING RETURNING created_at`;
-    if (inserted.length === 1) return { kind: "new", now: inserted[0]!.created_at };
-    const [existing] = await this.tx.$queryRaw<{ request_hash: Uint8Array; response: Uint8Array | null }[]>`
-      SELECT request_hash, response FROM idempotency_keys WHERE scope = ${claim.scope} AND key = ${claim.key}`;
+    const inserted = await this.tx.$queryRawUnsafe<{ created_at: Date }[]>(
+      "INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING created_at",
+      claim.scope,
+      claim.key,
+      claim.requestHash,
+    );
+    return inserted.length === 1 ? { kind: "new", now: inserted[0]!.created_at } : this.replayOf(claim);
+  }
+
+  /** The stored reply of a taken key, or IDEMPOTENCY_KEY_REUSED when the request differs. */
+  private async replayOf(claim: IdempotencyClaim): Promise<ClaimOutcome> {
+    // A new statement, so a new snapshot: it sees the holder's commit.
+    const [existing] = await this.tx.$queryRawUnsafe<{ request_hash: Uint8Array; response: Uint8Array | null }[]>(
+      "SELECT request_hash, response FROM idempotency_keys WHERE scope = $1 AND key = $2",
+      claim.scope,
+      claim.key,
+    );
     if (!existing || existing.response === null) throw new Error("assertion failed: a committed idempotency key has no reply");
     if (!Buffer.from(existing.request_hash).equals(Buffer.from(claim.requestHash))) {
-      throw new DomainError(
-        ErrorReason.IDEMPOTENCY_KEY_REUSED,
-        "idempotency_key was already used for a different request",
-        "idempotency_key",
-      );
+      throw new DomainError(ErrorReason.IDEMPOTENCY_KEY_REUSED, "idempotency_key was already used for a different request", "idempotency_key");
     }
     return { kind: "replay", response: existing.response };
   }
@@ -193,75 +201,182 @@ class PrismaLedgerTx implements LedgerTx {
     return holds.map(holdOf);
   }
 
+  async claimAndLockAccounts(claim: IdempotencyClaim, ids: string[]): Promise<{ outcome: ClaimOutcome; accounts: Map<string, Account> }> {
+    const rows = await this.tx.$queryRawUnsafe<(AccountRow & { claimed_at: Date | null })[]>(
+      CLAIM_AND_LOCK_SQL,
+      claim.scope,
+      claim.key,
+      claim.requestHash,
+      [...new Set(ids)],
+    );
+    const accounts = new Map(rows.filter((r) => r.id !== null).map((r) => [r.id, accountOf(r)]));
+    const claimedAt = rows[0]?.claimed_at ?? null;
+    // NULL: the key exists (committed before us, or we waited for its holder).
+    return { outcome: claimedAt ? { kind: "new", now: claimedAt } : await this.replayOf(claim), accounts };
+  }
+
   async write(set: WriteSet, completion?: { claim: IdempotencyClaim; response: Uint8Array }): Promise<void> {
-    const n = set.newAccounts;
-    const a = set.accounts;
-    const t = set.transfers;
-    const e = set.entries;
-    const h = set.holds;
-    const r = set.reversals;
-    const [counts] = await this.tx.$queryRaw<{ accounts: number; keys: number }[]>`
-      WITH new_accounts AS (
-        INSERT INTO accounts (id, owner_type, owner_id, currency_code, label, is_default, status, min_balance,
-                              posted, pending_debit, pending_credit, version, created_at, updated_at)
-        SELECT * FROM unnest(${n.map((x) => x.id)}::uuid[], ${n.map((x) => x.owner.type)}::owner_type[],
-          ${n.map((x) => x.owner.id)}::varchar[], ${n.map((x) => x.currency)}::varchar[], ${n.map((x) => x.label)}::varchar[],
-          ${n.map((x) => x.isDefault)}::boolean[], ${n.map((x) => x.status)}::account_status[], ${n.map((x) => x.minBalance)}::bigint[],
-          ${n.map((x) => x.posted)}::bigint[], ${n.map((x) => x.pendingDebit)}::bigint[], ${n.map((x) => x.pendingCredit)}::bigint[],
-          ${n.map((x) => x.version)}::bigint[], ${n.map((x) => x.createdAt)}::timestamptz[], ${n.map((x) => x.updatedAt)}::timestamptz[])
-        RETURNING 1
-      ), changed_accounts AS (
-        UPDATE accounts SET status = u.status, posted = u.posted, pending_debit = u.pending_debit,
-               pending_credit = u.pending_credit, version = u.version, updated_at = u.updated_at
-        FROM unnest(${a.map((x) => x.state.id)}::uuid[], ${a.map((x) => x.fromVersion)}::bigint[],
-          ${a.map((x) => x.state.status)}::account_status[], ${a.map((x) => x.state.posted)}::bigint[],
-          ${a.map((x) => x.state.pendingDebit)}::bigint[], ${a.map((x) => x.state.pendingCredit)}::bigint[],
-          ${a.map((x) => x.state.version)}::bigint[], ${a.map((x) => x.updatedAt)}::timestamptz[])
-          AS u(id, from_version, status, posted, pending_debit, pending_credit, version, updated_at)
-        WHERE accounts.id = u.id AND accounts.version = u.from_version
-        RETURNING 1
-      ), new_transfers AS (
-        INSERT INTO transfers (id, kind, debit_account_id, credit_account_id, currency_code, amount, idempotency_key,
-                               memo, batch_id, reverses_id, reversed_amount, hold_id, created_at)
-        SELECT * FROM unnest(${t.map((x) => x.id)}::uuid[], ${t.map((x) => x.kind)}::transfer_kind[],
-          ${t.map((x) => x.debitAccountId)}::uuid[], ${t.map((x) => x.creditAccountId)}::uuid[], ${t.map((x) => x.currency)}::varchar[],
-          ${t.map((x) => x.amount)}::bigint[], ${t.map((x) => x.idempotencyKey)}::varchar[], ${t.map((x) => x.memo)}::varchar[],
-          ${t.map((x) => x.batchId)}::uuid[], ${t.map((x) => x.reversesId)}::uuid[], ${t.map((x) => x.reversedAmount)}::bigint[],
-          ${t.map((x) => x.holdId)}::uuid[], ${t.map((x) => x.createdAt)}::timestamptz[])
-        RETURNING 1
-      ), new_entries AS (
-        INSERT INTO entries (transfer_id, account_id, amount, balance_after, account_version, created_at)
-        SELECT * FROM unnest(${e.map((x) => x.transferId)}::uuid[], ${e.map((x) => x.accountId)}::uuid[],
-          ${e.map((x) => x.amount)}::bigint[], ${e.map((x) => x.balanceAfter)}::bigint[], ${e.map((x) => x.accountVersion)}::bigint[],
-          ${e.map((x) => x.createdAt)}::timestamptz[])
-        RETURNING 1
-      ), written_holds AS (
-        INSERT INTO holds (id, debit_account_id, credit_account_id, currency_code, amount, status, captured_amount,
-                           capture_transfer_id, expires_at, idempotency_key, memo, created_at, updated_at)
-        SELECT * FROM unnest(${h.map((x) => x.id)}::uuid[], ${h.map((x) => x.debitAccountId)}::uuid[],
-          ${h.map((x) => x.creditAccountId)}::uuid[], ${h.map((x) => x.currency)}::varchar[], ${h.map((x) => x.amount)}::bigint[],
-          ${h.map((x) => x.status)}::hold_status[], ${h.map((x) => x.capturedAmount)}::bigint[], ${h.map((x) => x.captureTransferId)}::uuid[],
-          ${h.map((x) => x.expiresAt)}::timestamptz[], ${h.map((x) => x.idempotencyKey)}::varchar[], ${h.map((x) => x.memo)}::varchar[],
-          ${h.map((x) => x.createdAt)}::timestamptz[], ${h.map((x) => x.updatedAt)}::timestamptz[])
-        ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, captured_amount = EXCLUDED.captured_amount,
-          capture_transfer_id = EXCLUDED.capture_transfer_id, updated_at = EXCLUDED.updated_at
-        RETURNING 1
-      ), reversed AS (
-        UPDATE transfers SET reversed_amount = v.reversed_amount
-        FROM unnest(${r.map((x) => x.transferId)}::uuid[], ${r.map((x) => x.reversedAmount)}::bigint[]) AS v(id, reversed_amount)
-        WHERE transfers.id = v.id
-        RETURNING 1
-      ), completed_key AS (
-        UPDATE idempotency_keys SET response = ${completion?.response ?? null}::bytea
-        WHERE scope = ${completion?.claim.scope ?? null} AND key = ${completion?.claim.key ?? null}
-        RETURNING 1
-      )
-      SELECT (SELECT count(*) FROM changed_accounts)::int AS accounts, (SELECT count(*) FROM completed_key)::int AS keys`;
+    const [counts] = await this.tx.$queryRawUnsafe<{ accounts: number; keys: number }[]>(
+      WRITE_SQL,
+      JSON.stringify(writePayload(set), (_key, value) => (typeof value === "bigint" ? value.toString() : value)),
+      completion?.claim.scope ?? null,
+      completion?.claim.key ?? null,
+      completion?.response ?? null,
+    );
     // Under the row locks nothing can have moved; if it did, roll back loudly.
-    if (counts!.accounts !== a.length) throw new Error(`assertion failed: ${counts!.accounts} of ${a.length} account updates applied`);
+    if (counts!.accounts !== set.accounts.length) {
+      throw new Error(`assertion failed: ${counts!.accounts} of ${set.accounts.length} account updates applied`);
+    }
     if (completion && counts!.keys !== 1) throw new Error("assertion failed: the idempotency key was not completed");
   }
 }
+
+/** The write set as JSON records, column names as in the tables (bigints become strings). */
+function writePayload(set: WriteSet) {
+  return {
+    new_accounts: set.newAccounts.map((x) => ({
+      id: x.id,
+      owner_type: x.owner.type,
+      owner_id: x.owner.id,
+      currency_code: x.currency,
+      label: x.label,
+      is_default: x.isDefault,
+      status: x.status,
+      min_balance: x.minBalance,
+      posted: x.posted,
+      pending_debit: x.pendingDebit,
+      pending_credit: x.pendingCredit,
+      version: x.version,
+      created_at: x.createdAt,
+      updated_at: x.updatedAt,
+    })),
+    accounts: set.accounts.map((x) => ({
+      id: x.state.id,
+      from_version: x.fromVersion,
+      status: x.state.status,
+      posted: x.state.posted,
+      pending_debit: x.state.pendingDebit,
+      pending_credit: x.state.pendingCredit,
+      version: x.state.version,
+      updated_at: x.updatedAt,
+    })),
+    transfers: set.transfers.map((x) => ({
+      id: x.id,
+      kind: x.kind,
+      debit_account_id: x.debitAccountId,
+      credit_account_id: x.creditAccountId,
+      currency_code: x.currency,
+      amount: x.amount,
+      idempotency_key: x.idempotencyKey,
+      memo: x.memo,
+      batch_id: x.batchId,
+      reverses_id: x.reversesId,
+      reversed_amount: x.reversedAmount,
+      hold_id: x.holdId,
+      created_at: x.createdAt,
+    })),
+    entries: set.entries.map((x) => ({
+      transfer_id: x.transferId,
+      account_id: x.accountId,
+      amount: x.amount,
+      balance_after: x.balanceAfter,
+      account_version: x.accountVersion,
+      created_at: x.createdAt,
+    })),
+    holds: set.holds.map((x) => ({
+      id: x.id,
+      debit_account_id: x.debitAccountId,
+      credit_account_id: x.creditAccountId,
+      currency_code: x.currency,
+      amount: x.amount,
+      status: x.status,
+      captured_amount: x.capturedAmount,
+      capture_transfer_id: x.captureTransferId,
+      expires_at: x.expiresAt,
+      idempotency_key: x.idempotencyKey,
+      memo: x.memo,
+      created_at: x.createdAt,
+      updated_at: x.updatedAt,
+    })),
+    reversals: set.reversals.map((x) => ({ id: x.transferId, reversed_amount: x.reversedAmount })),
+  };
+}
+
+/**
+ * Claims the key and locks the accounts in one statement (one round trip).
+ * The result has one row per locked account (or one row of NULLs when none
+ * was found), each carrying the claim's timestamp, or NULL when the key was
+ * already taken.
+ */
+const CLAIM_AND_LOCK_SQL = `
+  WITH claimed AS (
+    INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3)
+    ON CONFLICT DO NOTHING RETURNING created_at
+  ), locked AS (
+    SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($4::uuid[]) ORDER BY id FOR UPDATE
+  )
+  SELECT locked.*, (SELECT created_at FROM claimed) AS claimed_at
+  FROM (VALUES (1)) AS one (x) LEFT JOIN locked ON true`;
+
+/**
+ * The whole write set in one statement: data-modifying CTEs over
+ * jsonb_to_recordset, one JSON parameter. The SQL text never changes, so it
+ * is parsed once per pooled connection (a named prepared statement).
+ */
+const WRITE_SQL = `
+  WITH payload AS (SELECT $1::jsonb AS p),
+  new_accounts AS (
+    INSERT INTO accounts (id, owner_type, owner_id, currency_code, label, is_default, status, min_balance,
+                          posted, pending_debit, pending_credit, version, created_at, updated_at)
+    SELECT id, owner_type, owner_id, currency_code, label, is_default, status, min_balance,
+           posted, pending_debit, pending_credit, version, created_at, updated_at
+    FROM payload, jsonb_to_recordset(p->'new_accounts') AS x(id uuid, owner_type owner_type, owner_id varchar, currency_code varchar,
+      label varchar, is_default boolean, status account_status, min_balance bigint, posted bigint, pending_debit bigint,
+      pending_credit bigint, version bigint, created_at timestamptz, updated_at timestamptz)
+    RETURNING 1
+  ), changed_accounts AS (
+    UPDATE accounts SET status = u.status, posted = u.posted, pending_debit = u.pending_debit,
+           pending_credit = u.pending_credit, version = u.version, updated_at = u.updated_at
+    FROM payload, jsonb_to_recordset(p->'accounts') AS u(id uuid, from_version bigint, status account_status, posted bigint,
+      pending_debit bigint, pending_credit bigint, version bigint, updated_at timestamptz)
+    WHERE accounts.id = u.id AND accounts.version = u.from_version
+    RETURNING 1
+  ), new_transfers AS (
+    INSERT INTO transfers (id, kind, debit_account_id, credit_account_id, currency_code, amount, idempotency_key,
+                           memo, batch_id, reverses_id, reversed_amount, hold_id, created_at)
+    SELECT id, kind, debit_account_id, credit_account_id, currency_code, amount, idempotency_key,
+           memo, batch_id, reverses_id, reversed_amount, hold_id, created_at
+    FROM payload, jsonb_to_recordset(p->'transfers') AS x(id uuid, kind transfer_kind, debit_account_id uuid,
+      credit_account_id uuid, currency_code varchar, amount bigint, idempotency_key varchar, memo varchar, batch_id uuid,
+      reverses_id uuid, reversed_amount bigint, hold_id uuid, created_at timestamptz)
+    RETURNING 1
+  ), new_entries AS (
+    INSERT INTO entries (transfer_id, account_id, amount, balance_after, account_version, created_at)
+    SELECT transfer_id, account_id, amount, balance_after, account_version, created_at
+    FROM payload, jsonb_to_recordset(p->'entries') AS x(transfer_id uuid, account_id uuid, amount bigint,
+      balance_after bigint, account_version bigint, created_at timestamptz)
+    RETURNING 1
+  ), written_holds AS (
+    INSERT INTO holds (id, debit_account_id, credit_account_id, currency_code, amount, status, captured_amount,
+                       capture_transfer_id, expires_at, idempotency_key, memo, created_at, updated_at)
+    SELECT id, debit_account_id, credit_account_id, currency_code, amount, status, captured_amount,
+           capture_transfer_id, expires_at, idempotency_key, memo, created_at, updated_at
+    FROM payload, jsonb_to_recordset(p->'holds') AS x(id uuid, debit_account_id uuid, credit_account_id uuid,
+      currency_code varchar, amount bigint, status hold_status, captured_amount bigint, capture_transfer_id uuid,
+      expires_at timestamptz, idempotency_key varchar, memo varchar, created_at timestamptz, updated_at timestamptz)
+    ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, captured_amount = EXCLUDED.captured_amount,
+      capture_transfer_id = EXCLUDED.capture_transfer_id, updated_at = EXCLUDED.updated_at
+    RETURNING 1
+  ), reversed AS (
+    UPDATE transfers SET reversed_amount = v.reversed_amount
+    FROM payload, jsonb_to_recordset(p->'reversals') AS v(id uuid, reversed_amount bigint)
+    WHERE transfers.id = v.id
+    RETURNING 1
+  ), completed_key AS (
+    UPDATE idempotency_keys SET response = $4::bytea WHERE scope = $2 AND key = $3
+    RETURNING 1
+  )
+  SELECT (SELECT count(*) FROM changed_accounts)::int AS accounts, (SELECT count(*) FROM completed_key)::int AS keys`;
 
 export interface LedgerStoreOptions {
   retry?: RetryPolicy;
@@ -271,7 +386,7 @@ export interface LedgerStoreOptions {
 export function createLedgerStore(db: Db, options: LedgerStoreOptions = {}): LedgerStore {
   return {
     transaction: (fn) =>
-      runTransaction(db, (tx) => fn(new PrismaLedgerTx(tx)), { retry: options.retry, logger: options.logger, translate }),
+      runTransaction(db, (tx) => fn(new PrismaLedgerTx(tx)), { retry: options.retry, logger: options.logger, translate: translateLedgerError }),
 
     async findAccount(id) {
       const account = await db.account.findUnique({ where: { id } });

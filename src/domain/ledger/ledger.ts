@@ -127,6 +127,25 @@ export class Ledger {
     });
   }
 
+  /**
+   * `mutate` for work whose accounts are known up front (transfers, batches,
+   * holds): the key is claimed and the accounts locked in one round trip.
+   */
+  private mutateAccounts<R>(
+    idem: Idempotency<R>,
+    accountIds: string[],
+    work: (locked: Map<string, Account>, now: Date) => { result: R; writes: WriteSet },
+  ): Promise<Outcome<R>> {
+    checkIdempotencyKey(idem.claim.key);
+    return this.store.transaction(async (tx) => {
+      const { outcome, accounts } = await tx.claimAndLockAccounts(idem.claim, accountIds);
+      if (outcome.kind === "replay") return { replay: outcome.response };
+      const { result, writes } = work(accounts, outcome.now);
+      await tx.write(writes, { claim: idem.claim, response: idem.encode(result) });
+      return { result };
+    });
+  }
+
   // ── Accounts ──────────────────────────────────────────────────────────
 
   createAccount(cmd: CreateAccountCommand, idem: Idempotency<Account>): Promise<Outcome<Account>> {
@@ -253,8 +272,8 @@ export class Ledger {
 
   transfer(cmd: TransferCommand, idem: Idempotency<Transfer>): Promise<Outcome<Transfer>> {
     checkLeg(cmd, legNamer(null));
-    return this.mutate(idem, async (tx, now) => {
-      const session = new PostingSession(await tx.lockAccounts([cmd.debitAccountId, cmd.creditAccountId]), now);
+    return this.mutateAccounts(idem, [cmd.debitAccountId, cmd.creditAccountId], (locked, now) => {
+      const session = new PostingSession(locked, now);
       const transfer = session.post(
         cmd,
         { id: uuidv7(now.getTime()), kind: "TRANSFER", idempotencyKey: cmd.idempotencyKey, batchId: null, reversesId: null, holdId: null },
@@ -276,9 +295,9 @@ export class Ledger {
         throw atLeg(error, i);
       }
     });
-    return this.mutate(idem, async (tx, now) => {
-      const ids = legs.flatMap((l) => [l.debitAccountId, l.creditAccountId]);
-      const session = new PostingSession(await tx.lockAccounts(ids), now);
+    const ids = legs.flatMap((l) => [l.debitAccountId, l.creditAccountId]);
+    return this.mutateAccounts(idem, ids, (locked, now) => {
+      const session = new PostingSession(locked, now);
       const batchId = uuidv7(now.getTime());
       const transfers = legs.map((leg, i) => {
         try {
@@ -377,8 +396,7 @@ export class Ledger {
       throw invalidArgument("timeout_ms", `must be between 0 and ${MAX_HOLD_TIMEOUT_MS} (0 means ${DEFAULT_HOLD_TIMEOUT_MS})`);
     }
     const timeoutMs = cmd.timeoutMs === 0n ? DEFAULT_HOLD_TIMEOUT_MS : Number(cmd.timeoutMs);
-    return this.mutate(idem, async (tx, now) => {
-      const locked = await tx.lockAccounts([cmd.debitAccountId, cmd.creditAccountId]);
+    return this.mutateAccounts(idem, [cmd.debitAccountId, cmd.creditAccountId], (locked, now) => {
       const session = new PostingSession(locked, now);
       session.reserve(cmd, legNamer(null));
       const hold: Hold = {

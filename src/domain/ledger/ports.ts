@@ -51,6 +51,12 @@ export interface LedgerTx {
    * key fails with IDEMPOTENCY_KEY_REUSED.
    */
   claim(claim: IdempotencyClaim): Promise<ClaimOutcome>;
+  /**
+   * `claim` and `lockAccounts` in one round trip, for the hot paths. Locks
+   * are taken even when the key turns out to be taken (then released at once
+   * by the rollback-free replay).
+   */
+  claimAndLockAccounts(claim: IdempotencyClaim, ids: string[]): Promise<{ outcome: ClaimOutcome; accounts: Map<string, Account> }>;
   /** Locks accounts in id order (canonical: no deadlocks) and returns them by id. */
   lockAccounts(ids: string[]): Promise<Map<string, Account>>;
   /** Locks a hold row. */
