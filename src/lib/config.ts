@@ -62,6 +62,8 @@ export interface Config {
   holdExpiryBatch: number;
   /** How long idempotency keys (and their replies) are kept. Default 168 h (7 days); at least 24. */
   idempotencyKeyRetentionHours: number;
+  /** Currency of the default wallet opened with every new user. Default AEV, the ΛΞVON token. */
+  defaultWalletCurrency: string;
   /** pino level. Default `info`. */
   logLevel: string;
 }
@@ -127,6 +129,7 @@ export function loadConfig(env: Env = process.env): Config {
     holdExpiryIntervalMs: intFromEnv(env, "HOLD_EXPIRY_INTERVAL_MS", 250, 10, 10 * MINUTE_MS),
     holdExpiryBatch: intFromEnv(env, "HOLD_EXPIRY_BATCH", 500, 1, 10_000),
     idempotencyKeyRetentionHours: intFromEnv(env, "IDEMPOTENCY_KEY_RETENTION_HOURS", 168, 24, 24 * 365),
+    defaultWalletCurrency: env.DEFAULT_WALLET_CURRENCY || "AEV",
     logLevel: env.LOG_LEVEL || "info",
   };
 }

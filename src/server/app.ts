@@ -9,14 +9,16 @@ import type { Logger } from "pino";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded.js";
 import { applyPendingMigrations, listPendingMigrations } from "../db/migrations.js";
 import { CurrencyService } from "../domain/ledger/currency.js";
+import { Identity } from "../domain/identity/identity.js";
 import { Ledger } from "../domain/ledger/ledger.js";
 import { AuditService } from "../gen/aevon/audit/v1/audit_pb.js";
-import { IdentityService } from "../gen/aevon/identity/v1/identity_pb.js";
 import type { Config } from "../lib/config.js";
 import { createPrisma, type Db } from "../lib/prisma.js";
 import { implement, type ImplementedService } from "../rpc/implement.js";
+import { IdentityService, identityServiceImpl } from "../rpc/identity-service.js";
 import { LedgerService, ledgerServiceImpl } from "../rpc/ledger-service.js";
 import { createCurrencyStore } from "../store/currency-store.js";
+import { createIdentityStore } from "../store/identity-store.js";
 import { createLedgerStore } from "../store/ledger-store.js";
 import { DEFAULT_RETRY_POLICY } from "../store/transaction.js";
 import { createConnectServer } from "./connect-server.js";
@@ -59,6 +61,7 @@ async function prepareSchema(url: string, config: Config, logger: Logger): Promi
 export interface Domain {
   currencies: CurrencyService;
   ledger: Ledger;
+  identity: Identity;
 }
 
 export function buildDomain(db: Db, config: Config, logger: Logger): Domain {
@@ -66,13 +69,14 @@ export function buildDomain(db: Db, config: Config, logger: Logger): Domain {
   return {
     currencies: new CurrencyService(createCurrencyStore(db)),
     ledger: new Ledger(createLedgerStore(db, { retry, logger })),
+    identity: new Identity(createIdentityStore(db, { retry, logger }), config.defaultWalletCurrency),
   };
 }
 
 export function buildServices(domain: Domain, logger: Logger): ImplementedService[] {
   return [
     implement(LedgerService, ledgerServiceImpl(domain), logger),
-    implement(IdentityService, {}, logger),
+    implement(IdentityService, identityServiceImpl(domain.identity), logger),
     implement(AuditService, {}, logger),
   ];
 }

@@ -33,12 +33,14 @@ interface AccountRow {
   is_default: boolean;
   created_at: Date;
   updated_at: Date;
+  owner_status: "ACTIVE" | "SUSPENDED" | "DELETED" | null;
 }
 
 function accountOf(r: AccountRow): Account {
   return {
     id: r.id,
     owner: { type: r.owner_type, id: r.owner_id },
+    ownerStatus: r.owner_status,
     currency: r.currency_code,
     status: r.status,
     minBalance: r.min_balance,
@@ -134,8 +136,13 @@ export function translateLedgerError(error: unknown): unknown {
   return error;
 }
 
+/**
+ * An account row as locked for a posting, with its owner's status from the
+ * identity registry (CASE: system roles are not UUIDs and are never cast).
+ */
 const ACCOUNT_COLUMNS = `id, owner_type, owner_id, currency_code, status, min_balance, posted, pending_debit,
-  pending_credit, version, label, is_default, created_at, updated_at`;
+  pending_credit, version, label, is_default, created_at, updated_at,
+  CASE WHEN owner_type = 'USER' THEN (SELECT u.status::text FROM users u WHERE u.id = owner_id::uuid) END AS owner_status`;
 
 /** The ledger's side of one transaction; identity's transactions use it too (claim, wallet, reply). */
 export class PrismaLedgerTx implements LedgerTx {
@@ -176,6 +183,15 @@ export class PrismaLedgerTx implements LedgerTx {
       unique,
     );
     return new Map(rows.map((r) => [r.id, accountOf(r)]));
+  }
+
+  async lockUserStatus(userId: string): Promise<"ACTIVE" | "SUSPENDED" | "DELETED" | null> {
+    // FOR SHARE: a concurrent erasure waits until the account exists (and vice versa).
+    const rows = await this.tx.$queryRawUnsafe<{ status: "ACTIVE" | "SUSPENDED" | "DELETED" }[]>(
+      "SELECT status::text AS status FROM users WHERE id = $1::uuid FOR SHARE",
+      userId,
+    );
+    return rows[0]?.status ?? null;
   }
 
   async lockHold(id: string): Promise<Hold | null> {

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { AccountStatus, SystemAccount } from "../../src/gen/aevon/ledger/v1/ledger_pb.js";
-import { balanceOf, expectFailure, fundedAccount, issuance, key, useLedgerServer, userAccount } from "../support/ledger.js";
+import { balanceOf, expectFailure, fundedAccount, issuance, key, newUserId, useLedgerServer, userAccount } from "../support/ledger.js";
 
 const ctx = useLedgerServer();
 
@@ -11,7 +11,7 @@ const user = (id: string) => ({ owner: { case: "userId" as const, value: id } })
 
 describe("accounts", () => {
   it("creates once per key; the same key with another request is rejected", async () => {
-    const request = { idempotencyKey: key("open"), owner: user(randomUUID()), currency: "USD", label: "savings" };
+    const request = { idempotencyKey: key("open"), owner: user(await newUserId(ctx.client)), currency: "USD", label: "savings" };
     const first = await ctx.client.createAccount(request);
     expect(first.account).toMatchObject({ currency: "USD", label: "savings", status: AccountStatus.ACTIVE, version: 0n, policy: { allowNegative: false } });
     expect(await ctx.client.createAccount(request)).toEqual(first);
@@ -22,10 +22,13 @@ describe("accounts", () => {
   it("validates owner, currency and policy with field-named errors", async () => {
     await expectFailure(ctx.client.createAccount({ idempotencyKey: key(), currency: "USD" }), Code.InvalidArgument, "INVALID_ARGUMENT", "owner");
     await expectFailure(ctx.client.createAccount({ idempotencyKey: key(), owner: user("bob"), currency: "USD" }), Code.InvalidArgument, "INVALID_ARGUMENT", "owner.user_id");
-    await expectFailure(ctx.client.createAccount({ idempotencyKey: key(), owner: user(randomUUID()), currency: "usd" }), Code.InvalidArgument, "INVALID_ARGUMENT", "currency");
-    await expectFailure(ctx.client.createAccount({ idempotencyKey: key(), owner: user(randomUUID()), currency: "XYZ" }), Code.NotFound, "NOT_FOUND", "currency");
+    const owner = user(await newUserId(ctx.client));
+    await expectFailure(ctx.client.createAccount({ idempotencyKey: key(), owner, currency: "usd" }), Code.InvalidArgument, "INVALID_ARGUMENT", "currency");
+    await expectFailure(ctx.client.createAccount({ idempotencyKey: key(), owner, currency: "XYZ" }), Code.NotFound, "NOT_FOUND", "currency");
+    // The owner must be a registered user.
+    await expectFailure(ctx.client.createAccount({ idempotencyKey: key(), owner: user(randomUUID()), currency: "USD" }), Code.NotFound, "NOT_FOUND", "owner.user_id");
     await expectFailure(
-      ctx.client.createAccount({ idempotencyKey: key(), owner: user(randomUUID()), currency: "USD", policy: { allowNegative: true, overdraftLimit: -5n } }),
+      ctx.client.createAccount({ idempotencyKey: key(), owner, currency: "USD", policy: { allowNegative: true, overdraftLimit: -5n } }),
       Code.InvalidArgument,
       "INVALID_ARGUMENT",
       "policy.overdraft_limit",
@@ -33,16 +36,17 @@ describe("accounts", () => {
   });
 
   it("allows one default wallet per user and currency", async () => {
-    const owner = user(randomUUID());
+    const owner = user(await newUserId(ctx.client));
+    // Registration opened the AEV wallet already.
+    await expectFailure(ctx.client.createAccount({ idempotencyKey: key(), owner, currency: "AEV", isDefault: true }), Code.AlreadyExists, "ALREADY_EXISTS", "is_default");
     await ctx.client.createAccount({ idempotencyKey: key(), owner, currency: "USD", isDefault: true });
     await expectFailure(ctx.client.createAccount({ idempotencyKey: key(), owner, currency: "USD", isDefault: true }), Code.AlreadyExists, "ALREADY_EXISTS", "is_default");
-    await ctx.client.createAccount({ idempotencyKey: key(), owner, currency: "EUR", isDefault: true });
   });
 
   it("lists by owner, currency and status with a stable cursor", async () => {
-    const id = randomUUID();
-    const made = [];
-    for (let i = 0; i < 5; i++) made.push((await userAccount(ctx.client, { userId: id, currency: i % 2 ? "EUR" : "USD" })).id);
+    const id = await newUserId(ctx.client);
+    const made = [(await ctx.client.listAccounts({ owner: user(id) })).accounts[0]!.id]; // the AEV wallet
+    for (let i = 1; i < 6; i++) made.push((await userAccount(ctx.client, { userId: id, currency: i % 2 ? "EUR" : "USD" })).id);
     const seen: string[] = [];
     let pageToken = "";
     do {
@@ -51,7 +55,7 @@ describe("accounts", () => {
       pageToken = page.nextPageToken;
     } while (pageToken);
     expect(seen).toEqual(made);
-    expect((await ctx.client.listAccounts({ owner: user(id), currency: "EUR" })).accounts.map((a) => a.id)).toEqual([made[1], made[3]]);
+    expect((await ctx.client.listAccounts({ owner: user(id), currency: "EUR" })).accounts.map((a) => a.id)).toEqual([made[1], made[3], made[5]]);
     const systemUsd = await ctx.client.listAccounts({ owner: { owner: { case: "system", value: SystemAccount.FEES } }, currency: "USD" });
     expect(systemUsd.accounts.length).toBe(1);
     await ctx.client.freezeAccount({ idempotencyKey: key(), accountId: made[0]! });

@@ -16,8 +16,11 @@ afterAll(async () => {
 describe("ledger through a foreign grpc-js client", () => {
   it("opens accounts, mints, transfers and reads balances with int64 strings", async () => {
     const ledger = loadClient("aevon/ledger/v1/ledger.proto", "aevon.ledger.v1.LedgerService", server.grpcAddress);
-    const open = async () =>
-      (await unary(ledger, "CreateAccount", { idempotencyKey: randomUUID(), owner: { userId: randomUUID() }, currency: "USD" })).account;
+    const identity = loadClient("aevon/identity/v1/identity.proto", "aevon.identity.v1.IdentityService", server.grpcAddress);
+    const open = async () => {
+      const { user } = await unary(identity, "CreateUser", { idempotencyKey: randomUUID(), handle: `f${randomUUID().slice(0, 8)}` });
+      return (await unary(ledger, "CreateAccount", { idempotencyKey: randomUUID(), owner: { userId: user.id }, currency: "USD" })).account;
+    };
     const a = await open();
     const b = await open();
     const issuance = (await unary(ledger, "ListAccounts", { owner: { system: "SYSTEM_ACCOUNT_ISSUANCE" }, currency: "USD" })).accounts[0];
@@ -30,5 +33,6 @@ describe("ledger through a foreign grpc-js client", () => {
     expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(errorDetails(err).errorInfo?.reason).toBe("INSUFFICIENT_FUNDS");
     ledger.close();
+    identity.close();
   });
 });

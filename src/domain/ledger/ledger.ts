@@ -165,7 +165,14 @@ export class Ledger {
       if (cmd.policy.overdraftLimit < 0n) throw invalidArgument("policy.overdraft_limit", "must be zero or more");
       minBalance = -cmd.policy.overdraftLimit;
     }
-    return this.mutate(idem, async (_tx, now) => {
+    return this.mutate(idem, async (tx, now) => {
+      if (owner.type === "USER") {
+        const status = await tx.lockUserStatus(owner.id);
+        if (status === null) throw notFound("owner.user_id", `user ${owner.id}`);
+        if (status === "DELETED") {
+          throw new DomainError(LedgerReason.USER_DELETED, `user ${owner.id} is deleted`, "owner.user_id", {}, "FAILED_PRECONDITION");
+        }
+      }
       const account: Account = {
         id: uuidv7(now.getTime()),
         owner,

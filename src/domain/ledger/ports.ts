@@ -59,6 +59,8 @@ export interface LedgerTx {
   claimAndLockAccounts(claim: IdempotencyClaim, ids: string[]): Promise<{ outcome: ClaimOutcome; accounts: Map<string, Account> }>;
   /** Locks accounts in id order (canonical: no deadlocks) and returns them by id. */
   lockAccounts(ids: string[]): Promise<Map<string, Account>>;
+  /** The status of a user (shared lock), or null when no such user exists. */
+  lockUserStatus(userId: string): Promise<"ACTIVE" | "SUSPENDED" | "DELETED" | null>;
   /** Locks a hold row. */
   lockHold(id: string): Promise<Hold | null>;
   /** Locks a transfer row (for reversals). */

@@ -17,6 +17,8 @@ export const LedgerReason = {
   HOLD_EXPIRED: "HOLD_EXPIRED",
   HOLD_NOT_PENDING: "HOLD_NOT_PENDING",
   ACCOUNT_NOT_EMPTY: "ACCOUNT_NOT_EMPTY",
+  USER_SUSPENDED: "USER_SUSPENDED",
+  USER_DELETED: "USER_DELETED",
   REVERSAL_EXCEEDS_TRANSFER: "REVERSAL_EXCEEDS_TRANSFER",
 } as const;
 
@@ -84,6 +86,19 @@ export class PostingSession {
     ] as const) {
       if (account.status === "FROZEN" && !allowFrozen) throw refuse(LedgerReason.ACCOUNT_FROZEN, `account ${account.id} is frozen`, field, metadata);
       if (account.status === "CLOSED") throw refuse(LedgerReason.ACCOUNT_CLOSED, `account ${account.id} is closed`, field, metadata);
+    }
+    // The identity registry's verdict on the owners: suspended users cannot
+    // send; deleted users can neither send nor receive.
+    if (debit.ownerStatus === "SUSPENDED" && !allowFrozen) {
+      throw refuse(LedgerReason.USER_SUSPENDED, `the owner of account ${debit.id} is suspended`, name("debit_account_id"), metadata);
+    }
+    for (const [account, field] of [
+      [debit, name("debit_account_id")],
+      [credit, name("credit_account_id")],
+    ] as const) {
+      if (account.ownerStatus === "DELETED" && !allowFrozen) {
+        throw refuse(LedgerReason.USER_DELETED, `the owner of account ${account.id} is deleted`, field, metadata);
+      }
     }
     if (debit.currency !== credit.currency) {
       throw refuse(

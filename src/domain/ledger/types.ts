@@ -19,6 +19,11 @@ export interface Owner {
 export interface AccountState {
   id: string;
   owner: Owner;
+  /**
+   * The owning user's status, read with the account (null for system
+   * accounts). Suspended or deleted users' accounts cannot send.
+   */
+  ownerStatus?: "ACTIVE" | "SUSPENDED" | "DELETED" | null;
   currency: string;
   status: AccountStatus;
   /** Lowest allowed available balance; null means unbounded. */

@@ -2,23 +2,743 @@
 // @generated from file aevon/identity/v1/identity.proto (package aevon.identity.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file aevon/identity/v1/identity.proto.
  */
 export const file_aevon_identity_v1_identity: GenFile = /*@__PURE__*/
-  fileDesc("CiBhZXZvbi9pZGVudGl0eS92MS9pZGVudGl0eS5wcm90bxIRYWV2b24uaWRlbnRpdHkudjEyEQoPSWRlbnRpdHlTZXJ2aWNlYgZwcm90bzM");
+  fileDesc("CiBhZXZvbi9pZGVudGl0eS92MS9pZGVudGl0eS5wcm90bxIRYWV2b24uaWRlbnRpdHkudjEiNQoQRXh0ZXJuYWxJZGVudGl0eRIQCghwcm92aWRlchgBIAEoCRIPCgdzdWJqZWN0GAIgASgJIscCCgRVc2VyEgoKAmlkGAEgASgJEg4KBmhhbmRsZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIUCgxkaXNwbGF5X25hbWUYBCABKAkSLQoGc3RhdHVzGAUgASgOMh0uYWV2b24uaWRlbnRpdHkudjEuVXNlclN0YXR1cxIPCgd2ZXJzaW9uGAYgASgDEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASQAoTZXh0ZXJuYWxfaWRlbnRpdGllcxgJIAMoCzIjLmFldm9uLmlkZW50aXR5LnYxLkV4dGVybmFsSWRlbnRpdHkSGgoSZGVmYXVsdF9hY2NvdW50X2lkGAogASgJIqEBChFDcmVhdGVVc2VyUmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSDgoGaGFuZGxlGAIgASgJEg0KBWVtYWlsGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCRI+ChFleHRlcm5hbF9pZGVudGl0eRgFIAEoCzIjLmFldm9uLmlkZW50aXR5LnYxLkV4dGVybmFsSWRlbnRpdHkiOwoSQ3JlYXRlVXNlclJlc3BvbnNlEiUKBHVzZXIYASABKAsyFy5hZXZvbi5pZGVudGl0eS52MS5Vc2VyIpIBCg5HZXRVc2VyUmVxdWVzdBIRCgd1c2VyX2lkGAEgASgJSAASEAoGaGFuZGxlGAIgASgJSAASDwoFZW1haWwYAyABKAlIABJAChFleHRlcm5hbF9pZGVudGl0eRgEIAEoCzIjLmFldm9uLmlkZW50aXR5LnYxLkV4dGVybmFsSWRlbnRpdHlIAEIICgZsb29rdXAiOAoPR2V0VXNlclJlc3BvbnNlEiUKBHVzZXIYASABKAsyFy5hZXZvbi5pZGVudGl0eS52MS5Vc2VyIigKFEJhdGNoR2V0VXNlcnNSZXF1ZXN0EhAKCHVzZXJfaWRzGAEgAygJIj8KFUJhdGNoR2V0VXNlcnNSZXNwb25zZRImCgV1c2VycxgBIAMoCzIXLmFldm9uLmlkZW50aXR5LnYxLlVzZXIitAEKEVVwZGF0ZVVzZXJSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEg8KB3ZlcnNpb24YAyABKAMSLwoLdXBkYXRlX21hc2sYBCABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEg4KBmhhbmRsZRgFIAEoCRINCgVlbWFpbBgGIAEoCRIUCgxkaXNwbGF5X25hbWUYByABKAkiOwoSVXBkYXRlVXNlclJlc3BvbnNlEiUKBHVzZXIYASABKAsyFy5hZXZvbi5pZGVudGl0eS52MS5Vc2VyIk4KElN1c3BlbmRVc2VyUmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiPAoTU3VzcGVuZFVzZXJSZXNwb25zZRIlCgR1c2VyGAEgASgLMhcuYWV2b24uaWRlbnRpdHkudjEuVXNlciJRChVSZWFjdGl2YXRlVXNlclJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIj8KFlJlYWN0aXZhdGVVc2VyUmVzcG9uc2USJQoEdXNlchgBIAEoCzIXLmFldm9uLmlkZW50aXR5LnYxLlVzZXIiTQoRRGVsZXRlVXNlclJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIjsKEkRlbGV0ZVVzZXJSZXNwb25zZRIlCgR1c2VyGAEgASgLMhcuYWV2b24uaWRlbnRpdHkudjEuVXNlciLmAQoQTGlzdFVzZXJzUmVxdWVzdBItCgZzdGF0dXMYASABKA4yHS5hZXZvbi5pZGVudGl0eS52MS5Vc2VyU3RhdHVzEjEKDWNyZWF0ZWRfYWZ0ZXIYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1oYW5kbGVfcHJlZml4GAQgASgJEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJIlQKEUxpc3RVc2Vyc1Jlc3BvbnNlEiYKBXVzZXJzGAEgAygLMhcuYWV2b24uaWRlbnRpdHkudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkihwEKG0xpbmtFeHRlcm5hbElkZW50aXR5UmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSDwoHdXNlcl9pZBgCIAEoCRI+ChFleHRlcm5hbF9pZGVudGl0eRgDIAEoCzIjLmFldm9uLmlkZW50aXR5LnYxLkV4dGVybmFsSWRlbnRpdHkiRQocTGlua0V4dGVybmFsSWRlbnRpdHlSZXNwb25zZRIlCgR1c2VyGAEgASgLMhcuYWV2b24uaWRlbnRpdHkudjEuVXNlcip1CgpVc2VyU3RhdHVzEhsKF1VTRVJfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFgoSVVNFUl9TVEFUVVNfQUNUSVZFEAESGQoVVVNFUl9TVEFUVVNfU1VTUEVOREVEEAISFwoTVVNFUl9TVEFUVVNfREVMRVRFRBADMu4GCg9JZGVudGl0eVNlcnZpY2USWQoKQ3JlYXRlVXNlchIkLmFldm9uLmlkZW50aXR5LnYxLkNyZWF0ZVVzZXJSZXF1ZXN0GiUuYWV2b24uaWRlbnRpdHkudjEuQ3JlYXRlVXNlclJlc3BvbnNlElAKB0dldFVzZXISIS5hZXZvbi5pZGVudGl0eS52MS5HZXRVc2VyUmVxdWVzdBoiLmFldm9uLmlkZW50aXR5LnYxLkdldFVzZXJSZXNwb25zZRJiCg1CYXRjaEdldFVzZXJzEicuYWV2b24uaWRlbnRpdHkudjEuQmF0Y2hHZXRVc2Vyc1JlcXVlc3QaKC5hZXZvbi5pZGVudGl0eS52MS5CYXRjaEdldFVzZXJzUmVzcG9uc2USWQoKVXBkYXRlVXNlchIkLmFldm9uLmlkZW50aXR5LnYxLlVwZGF0ZVVzZXJSZXF1ZXN0GiUuYWV2b24uaWRlbnRpdHkudjEuVXBkYXRlVXNlclJlc3BvbnNlElwKC1N1c3BlbmRVc2VyEiUuYWV2b24uaWRlbnRpdHkudjEuU3VzcGVuZFVzZXJSZXF1ZXN0GiYuYWV2b24uaWRlbnRpdHkudjEuU3VzcGVuZFVzZXJSZXNwb25zZRJlCg5SZWFjdGl2YXRlVXNlchIoLmFldm9uLmlkZW50aXR5LnYxLlJlYWN0aXZhdGVVc2VyUmVxdWVzdBopLmFldm9uLmlkZW50aXR5LnYxLlJlYWN0aXZhdGVVc2VyUmVzcG9uc2USWQoKRGVsZXRlVXNlchIkLmFldm9uLmlkZW50aXR5LnYxLkRlbGV0ZVVzZXJSZXF1ZXN0GiUuYWV2b24uaWRlbnRpdHkudjEuRGVsZXRlVXNlclJlc3BvbnNlElYKCUxpc3RVc2VycxIjLmFldm9uLmlkZW50aXR5LnYxLkxpc3RVc2Vyc1JlcXVlc3QaJC5hZXZvbi5pZGVudGl0eS52MS5MaXN0VXNlcnNSZXNwb25zZRJ3ChRMaW5rRXh0ZXJuYWxJZGVudGl0eRIuLmFldm9uLmlkZW50aXR5LnYxLkxpbmtFeHRlcm5hbElkZW50aXR5UmVxdWVzdBovLmFldm9uLmlkZW50aXR5LnYxLkxpbmtFeHRlcm5hbElkZW50aXR5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
- * The canonical registry of ΛΞVON OS user identities. Its RPCs arrive with
- * the identity work item; the service is declared now so that reflection,
- * health and routing already know it.
+ * An identity provider's subject, e.g. provider "https://accounts.google.com", subject "1098…".
+ *
+ * @generated from message aevon.identity.v1.ExternalIdentity
+ */
+export type ExternalIdentity = Message<"aevon.identity.v1.ExternalIdentity"> & {
+  /**
+   * 1 to 255 characters.
+   *
+   * @generated from field: string provider = 1;
+   */
+  provider: string;
+
+  /**
+   * 1 to 255 characters.
+   *
+   * @generated from field: string subject = 2;
+   */
+  subject: string;
+};
+
+/**
+ * Describes the message aevon.identity.v1.ExternalIdentity.
+ * Use `create(ExternalIdentitySchema)` to create a new message.
+ */
+export const ExternalIdentitySchema: GenMessage<ExternalIdentity> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 0);
+
+/**
+ * @generated from message aevon.identity.v1.User
+ */
+export type User = Message<"aevon.identity.v1.User"> & {
+  /**
+   * Server-assigned, time-ordered UUID (v7).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Normalized (lower-case) handle; empty once deleted.
+   *
+   * @generated from field: string handle = 2;
+   */
+  handle: string;
+
+  /**
+   * Empty when none (or deleted).
+   *
+   * @generated from field: string email = 3;
+   */
+  email: string;
+
+  /**
+   * Up to 100 characters.
+   *
+   * @generated from field: string display_name = 4;
+   */
+  displayName: string;
+
+  /**
+   * @generated from field: aevon.identity.v1.UserStatus status = 5;
+   */
+  status: UserStatus;
+
+  /**
+   * Optimistic-concurrency version (etag): increases with every change.
+   *
+   * @generated from field: int64 version = 6;
+   */
+  version: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp create_time = 7;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp update_time = 8;
+   */
+  updateTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: repeated aevon.identity.v1.ExternalIdentity external_identities = 9;
+   */
+  externalIdentities: ExternalIdentity[];
+
+  /**
+   * The user's default wallet (ledger account id), opened with the user.
+   *
+   * @generated from field: string default_account_id = 10;
+   */
+  defaultAccountId: string;
+};
+
+/**
+ * Describes the message aevon.identity.v1.User.
+ * Use `create(UserSchema)` to create a new message.
+ */
+export const UserSchema: GenMessage<User> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 1);
+
+/**
+ * @generated from message aevon.identity.v1.CreateUserRequest
+ */
+export type CreateUserRequest = Message<"aevon.identity.v1.CreateUserRequest"> & {
+  /**
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: string handle = 2;
+   */
+  handle: string;
+
+  /**
+   * @generated from field: string email = 3;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string display_name = 4;
+   */
+  displayName: string;
+
+  /**
+   * Optional first external identity.
+   *
+   * @generated from field: aevon.identity.v1.ExternalIdentity external_identity = 5;
+   */
+  externalIdentity?: ExternalIdentity | undefined;
+};
+
+/**
+ * Describes the message aevon.identity.v1.CreateUserRequest.
+ * Use `create(CreateUserRequestSchema)` to create a new message.
+ */
+export const CreateUserRequestSchema: GenMessage<CreateUserRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 2);
+
+/**
+ * @generated from message aevon.identity.v1.CreateUserResponse
+ */
+export type CreateUserResponse = Message<"aevon.identity.v1.CreateUserResponse"> & {
+  /**
+   * @generated from field: aevon.identity.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message aevon.identity.v1.CreateUserResponse.
+ * Use `create(CreateUserResponseSchema)` to create a new message.
+ */
+export const CreateUserResponseSchema: GenMessage<CreateUserResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 3);
+
+/**
+ * @generated from message aevon.identity.v1.GetUserRequest
+ */
+export type GetUserRequest = Message<"aevon.identity.v1.GetUserRequest"> & {
+  /**
+   * @generated from oneof aevon.identity.v1.GetUserRequest.lookup
+   */
+  lookup: {
+    /**
+     * @generated from field: string user_id = 1;
+     */
+    value: string;
+    case: "userId";
+  } | {
+    /**
+     * Matched case-insensitively.
+     *
+     * @generated from field: string handle = 2;
+     */
+    value: string;
+    case: "handle";
+  } | {
+    /**
+     * Matched case-insensitively.
+     *
+     * @generated from field: string email = 3;
+     */
+    value: string;
+    case: "email";
+  } | {
+    /**
+     * @generated from field: aevon.identity.v1.ExternalIdentity external_identity = 4;
+     */
+    value: ExternalIdentity;
+    case: "externalIdentity";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message aevon.identity.v1.GetUserRequest.
+ * Use `create(GetUserRequestSchema)` to create a new message.
+ */
+export const GetUserRequestSchema: GenMessage<GetUserRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 4);
+
+/**
+ * @generated from message aevon.identity.v1.GetUserResponse
+ */
+export type GetUserResponse = Message<"aevon.identity.v1.GetUserResponse"> & {
+  /**
+   * @generated from field: aevon.identity.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message aevon.identity.v1.GetUserResponse.
+ * Use `create(GetUserResponseSchema)` to create a new message.
+ */
+export const GetUserResponseSchema: GenMessage<GetUserResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 5);
+
+/**
+ * @generated from message aevon.identity.v1.BatchGetUsersRequest
+ */
+export type BatchGetUsersRequest = Message<"aevon.identity.v1.BatchGetUsersRequest"> & {
+  /**
+   * 1 to 100 ids.
+   *
+   * @generated from field: repeated string user_ids = 1;
+   */
+  userIds: string[];
+};
+
+/**
+ * Describes the message aevon.identity.v1.BatchGetUsersRequest.
+ * Use `create(BatchGetUsersRequestSchema)` to create a new message.
+ */
+export const BatchGetUsersRequestSchema: GenMessage<BatchGetUsersRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 6);
+
+/**
+ * @generated from message aevon.identity.v1.BatchGetUsersResponse
+ */
+export type BatchGetUsersResponse = Message<"aevon.identity.v1.BatchGetUsersResponse"> & {
+  /**
+   * The users that exist, in request order (missing ids are left out).
+   *
+   * @generated from field: repeated aevon.identity.v1.User users = 1;
+   */
+  users: User[];
+};
+
+/**
+ * Describes the message aevon.identity.v1.BatchGetUsersResponse.
+ * Use `create(BatchGetUsersResponseSchema)` to create a new message.
+ */
+export const BatchGetUsersResponseSchema: GenMessage<BatchGetUsersResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 7);
+
+/**
+ * @generated from message aevon.identity.v1.UpdateUserRequest
+ */
+export type UpdateUserRequest = Message<"aevon.identity.v1.UpdateUserRequest"> & {
+  /**
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * The version the caller last read; a stale version fails with ABORTED (VERSION_MISMATCH).
+   *
+   * @generated from field: int64 version = 3;
+   */
+  version: bigint;
+
+  /**
+   * Paths among: handle, email, display_name.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 4;
+   */
+  updateMask?: FieldMask | undefined;
+
+  /**
+   * @generated from field: string handle = 5;
+   */
+  handle: string;
+
+  /**
+   * Empty clears the email.
+   *
+   * @generated from field: string email = 6;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string display_name = 7;
+   */
+  displayName: string;
+};
+
+/**
+ * Describes the message aevon.identity.v1.UpdateUserRequest.
+ * Use `create(UpdateUserRequestSchema)` to create a new message.
+ */
+export const UpdateUserRequestSchema: GenMessage<UpdateUserRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 8);
+
+/**
+ * @generated from message aevon.identity.v1.UpdateUserResponse
+ */
+export type UpdateUserResponse = Message<"aevon.identity.v1.UpdateUserResponse"> & {
+  /**
+   * @generated from field: aevon.identity.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message aevon.identity.v1.UpdateUserResponse.
+ * Use `create(UpdateUserResponseSchema)` to create a new message.
+ */
+export const UpdateUserResponseSchema: GenMessage<UpdateUserResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 9);
+
+/**
+ * @generated from message aevon.identity.v1.SuspendUserRequest
+ */
+export type SuspendUserRequest = Message<"aevon.identity.v1.SuspendUserRequest"> & {
+  /**
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * Up to 256 characters, for the audit trail.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message aevon.identity.v1.SuspendUserRequest.
+ * Use `create(SuspendUserRequestSchema)` to create a new message.
+ */
+export const SuspendUserRequestSchema: GenMessage<SuspendUserRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 10);
+
+/**
+ * @generated from message aevon.identity.v1.SuspendUserResponse
+ */
+export type SuspendUserResponse = Message<"aevon.identity.v1.SuspendUserResponse"> & {
+  /**
+   * @generated from field: aevon.identity.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message aevon.identity.v1.SuspendUserResponse.
+ * Use `create(SuspendUserResponseSchema)` to create a new message.
+ */
+export const SuspendUserResponseSchema: GenMessage<SuspendUserResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 11);
+
+/**
+ * @generated from message aevon.identity.v1.ReactivateUserRequest
+ */
+export type ReactivateUserRequest = Message<"aevon.identity.v1.ReactivateUserRequest"> & {
+  /**
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message aevon.identity.v1.ReactivateUserRequest.
+ * Use `create(ReactivateUserRequestSchema)` to create a new message.
+ */
+export const ReactivateUserRequestSchema: GenMessage<ReactivateUserRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 12);
+
+/**
+ * @generated from message aevon.identity.v1.ReactivateUserResponse
+ */
+export type ReactivateUserResponse = Message<"aevon.identity.v1.ReactivateUserResponse"> & {
+  /**
+   * @generated from field: aevon.identity.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message aevon.identity.v1.ReactivateUserResponse.
+ * Use `create(ReactivateUserResponseSchema)` to create a new message.
+ */
+export const ReactivateUserResponseSchema: GenMessage<ReactivateUserResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 13);
+
+/**
+ * @generated from message aevon.identity.v1.DeleteUserRequest
+ */
+export type DeleteUserRequest = Message<"aevon.identity.v1.DeleteUserRequest"> & {
+  /**
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message aevon.identity.v1.DeleteUserRequest.
+ * Use `create(DeleteUserRequestSchema)` to create a new message.
+ */
+export const DeleteUserRequestSchema: GenMessage<DeleteUserRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 14);
+
+/**
+ * @generated from message aevon.identity.v1.DeleteUserResponse
+ */
+export type DeleteUserResponse = Message<"aevon.identity.v1.DeleteUserResponse"> & {
+  /**
+   * @generated from field: aevon.identity.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message aevon.identity.v1.DeleteUserResponse.
+ * Use `create(DeleteUserResponseSchema)` to create a new message.
+ */
+export const DeleteUserResponseSchema: GenMessage<DeleteUserResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 15);
+
+/**
+ * @generated from message aevon.identity.v1.ListUsersRequest
+ */
+export type ListUsersRequest = Message<"aevon.identity.v1.ListUsersRequest"> & {
+  /**
+   * Only users in this status, when set.
+   *
+   * @generated from field: aevon.identity.v1.UserStatus status = 1;
+   */
+  status: UserStatus;
+
+  /**
+   * Inclusive lower bound on create_time, when set.
+   *
+   * @generated from field: google.protobuf.Timestamp created_after = 2;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * Exclusive upper bound on create_time, when set.
+   *
+   * @generated from field: google.protobuf.Timestamp created_before = 3;
+   */
+  createdBefore?: Timestamp | undefined;
+
+  /**
+   * Only handles starting with this (normalized) prefix, when set.
+   *
+   * @generated from field: string handle_prefix = 4;
+   */
+  handlePrefix: string;
+
+  /**
+   * 1 to 500; 0 means 50.
+   *
+   * @generated from field: int32 page_size = 5;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 6;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message aevon.identity.v1.ListUsersRequest.
+ * Use `create(ListUsersRequestSchema)` to create a new message.
+ */
+export const ListUsersRequestSchema: GenMessage<ListUsersRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 16);
+
+/**
+ * @generated from message aevon.identity.v1.ListUsersResponse
+ */
+export type ListUsersResponse = Message<"aevon.identity.v1.ListUsersResponse"> & {
+  /**
+   * Oldest first (ids are time-ordered), stable under concurrent inserts.
+   *
+   * @generated from field: repeated aevon.identity.v1.User users = 1;
+   */
+  users: User[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message aevon.identity.v1.ListUsersResponse.
+ * Use `create(ListUsersResponseSchema)` to create a new message.
+ */
+export const ListUsersResponseSchema: GenMessage<ListUsersResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 17);
+
+/**
+ * @generated from message aevon.identity.v1.LinkExternalIdentityRequest
+ */
+export type LinkExternalIdentityRequest = Message<"aevon.identity.v1.LinkExternalIdentityRequest"> & {
+  /**
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: aevon.identity.v1.ExternalIdentity external_identity = 3;
+   */
+  externalIdentity?: ExternalIdentity | undefined;
+};
+
+/**
+ * Describes the message aevon.identity.v1.LinkExternalIdentityRequest.
+ * Use `create(LinkExternalIdentityRequestSchema)` to create a new message.
+ */
+export const LinkExternalIdentityRequestSchema: GenMessage<LinkExternalIdentityRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 18);
+
+/**
+ * @generated from message aevon.identity.v1.LinkExternalIdentityResponse
+ */
+export type LinkExternalIdentityResponse = Message<"aevon.identity.v1.LinkExternalIdentityResponse"> & {
+  /**
+   * @generated from field: aevon.identity.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message aevon.identity.v1.LinkExternalIdentityResponse.
+ * Use `create(LinkExternalIdentityResponseSchema)` to create a new message.
+ */
+export const LinkExternalIdentityResponseSchema: GenMessage<LinkExternalIdentityResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_identity_v1_identity, 19);
+
+/**
+ * @generated from enum aevon.identity.v1.UserStatus
+ */
+export enum UserStatus {
+  /**
+   * @generated from enum value: USER_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: USER_STATUS_ACTIVE = 1;
+   */
+  ACTIVE = 1,
+
+  /**
+   * The user's accounts cannot send; reversible.
+   *
+   * @generated from enum value: USER_STATUS_SUSPENDED = 2;
+   */
+  SUSPENDED = 2,
+
+  /**
+   * Erased: only the id remains.
+   *
+   * @generated from enum value: USER_STATUS_DELETED = 3;
+   */
+  DELETED = 3,
+}
+
+/**
+ * Describes the enum aevon.identity.v1.UserStatus.
+ */
+export const UserStatusSchema: GenEnum<UserStatus> = /*@__PURE__*/
+  enumDesc(file_aevon_identity_v1_identity, 0);
+
+/**
+ * The canonical registry of ΛΞVON OS user identities.
+ *
+ * Handles are unique case-insensitively: they are normalized to lower case
+ * and must match ^[a-z][a-z0-9_]{2,29}$ after normalization (3 to 30
+ * characters: letters, digits, underscore; starting with a letter). Emails
+ * are optional and unique case-insensitively.
+ *
+ * Mutating RPCs take an `idempotency_key` (1 to 128 printable ASCII
+ * characters, no '#'); see aevon.ledger.v1 for the rules. Failures carry a
+ * google.rpc.ErrorInfo with a stable reason (e.g. VERSION_MISMATCH,
+ * USER_DELETED) and the offending field in metadata["field"].
  *
  * @generated from service aevon.identity.v1.IdentityService
  */
 export const IdentityService: GenService<{
+  /**
+   * Registers a user and, in the same transaction, opens the user's default
+   * wallet (a ledger account in the default currency, zero balance).
+   *
+   * @generated from rpc aevon.identity.v1.IdentityService.CreateUser
+   */
+  createUser: {
+    methodKind: "unary";
+    input: typeof CreateUserRequestSchema;
+    output: typeof CreateUserResponseSchema;
+  },
+  /**
+   * Looks a user up by id, handle, email or external identity.
+   *
+   * @generated from rpc aevon.identity.v1.IdentityService.GetUser
+   */
+  getUser: {
+    methodKind: "unary";
+    input: typeof GetUserRequestSchema;
+    output: typeof GetUserResponseSchema;
+  },
+  /**
+   * Up to 100 ids; returns those that exist, in request order.
+   *
+   * @generated from rpc aevon.identity.v1.IdentityService.BatchGetUsers
+   */
+  batchGetUsers: {
+    methodKind: "unary";
+    input: typeof BatchGetUsersRequestSchema;
+    output: typeof BatchGetUsersResponseSchema;
+  },
+  /**
+   * Updates the fields named in update_mask, if `version` is current.
+   *
+   * @generated from rpc aevon.identity.v1.IdentityService.UpdateUser
+   */
+  updateUser: {
+    methodKind: "unary";
+    input: typeof UpdateUserRequestSchema;
+    output: typeof UpdateUserResponseSchema;
+  },
+  /**
+   * Suspends a user: the user's accounts can no longer send.
+   *
+   * @generated from rpc aevon.identity.v1.IdentityService.SuspendUser
+   */
+  suspendUser: {
+    methodKind: "unary";
+    input: typeof SuspendUserRequestSchema;
+    output: typeof SuspendUserResponseSchema;
+  },
+  /**
+   * Lifts a suspension.
+   *
+   * @generated from rpc aevon.identity.v1.IdentityService.ReactivateUser
+   */
+  reactivateUser: {
+    methodKind: "unary";
+    input: typeof ReactivateUserRequestSchema;
+    output: typeof ReactivateUserResponseSchema;
+  },
+  /**
+   * Erases a user: personal fields are scrubbed, the id stays as a tombstone
+   * (ledger history stays valid), the handle and email are released.
+   *
+   * @generated from rpc aevon.identity.v1.IdentityService.DeleteUser
+   */
+  deleteUser: {
+    methodKind: "unary";
+    input: typeof DeleteUserRequestSchema;
+    output: typeof DeleteUserResponseSchema;
+  },
+  /**
+   * Lists users, filtered by status, creation time and handle prefix; oldest first.
+   *
+   * @generated from rpc aevon.identity.v1.IdentityService.ListUsers
+   */
+  listUsers: {
+    methodKind: "unary";
+    input: typeof ListUsersRequestSchema;
+    output: typeof ListUsersResponseSchema;
+  },
+  /**
+   * Links an identity provider's subject (e.g. an OIDC issuer and `sub`) to a user.
+   *
+   * @generated from rpc aevon.identity.v1.IdentityService.LinkExternalIdentity
+   */
+  linkExternalIdentity: {
+    methodKind: "unary";
+    input: typeof LinkExternalIdentityRequestSchema;
+    output: typeof LinkExternalIdentityResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_aevon_identity_v1_identity, 0);
 
