@@ -35,7 +35,7 @@ describe("CreateUser", () => {
     expect(await identity().createUser(request)).toEqual(first);
     await expectFailure(identity().createUser({ ...request, displayName: "other" }), Code.AlreadyExists, "IDEMPOTENCY_KEY_REUSED");
     const { rows } = await ctx.server.database.sql("SELECT count(*)::int AS n FROM accounts WHERE owner_id = $1", [first.user!.id]);
-    expect(rows[0].n).toBe(1);
+    expect(rows[0]?.n).toBe(1);
   });
 
   it("lets exactly one of concurrent case-variant handles through", async () => {
@@ -47,7 +47,7 @@ describe("CreateUser", () => {
       Array(variants.length - 1).fill(["AlreadyExists", "ALREADY_EXISTS", "handle is taken"]),
     );
     const { rows } = await ctx.server.database.sql("SELECT count(*)::int AS n FROM users WHERE handle = $1", [base.toLowerCase()]);
-    expect(rows[0].n).toBe(1);
+    expect(rows[0]?.n).toBe(1);
   });
 
   it("keeps emails unique case-insensitively and validates fields by name", async () => {
