@@ -62,6 +62,10 @@ export interface Config {
   holdExpiryBatch: number;
   /** How long idempotency keys (and their replies) are kept. Default 168 h (7 days); at least 24. */
   idempotencyKeyRetentionHours: number;
+  /** Most transfers committed in one transaction (group commit). Default 64; 1 turns grouping off. */
+  transferGroupMax: number;
+  /** Transfer groups in the database at once. Default 2. */
+  transferGroupConcurrency: number;
   /** Currency of the default wallet opened with every new user. Default AEV, the ΛΞVON token. */
   defaultWalletCurrency: string;
   /** pino level. Default `info`. */
@@ -129,6 +133,8 @@ export function loadConfig(env: Env = process.env): Config {
     holdExpiryIntervalMs: intFromEnv(env, "HOLD_EXPIRY_INTERVAL_MS", 250, 10, 10 * MINUTE_MS),
     holdExpiryBatch: intFromEnv(env, "HOLD_EXPIRY_BATCH", 500, 1, 10_000),
     idempotencyKeyRetentionHours: intFromEnv(env, "IDEMPOTENCY_KEY_RETENTION_HOURS", 168, 24, 24 * 365),
+    transferGroupMax: intFromEnv(env, "TRANSFER_GROUP_MAX", 64, 1, 1000),
+    transferGroupConcurrency: intFromEnv(env, "TRANSFER_GROUP_CONCURRENCY", 2, 1, 64),
     defaultWalletCurrency: env.DEFAULT_WALLET_CURRENCY || "AEV",
     logLevel: env.LOG_LEVEL || "info",
   };

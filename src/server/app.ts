@@ -68,7 +68,10 @@ export function buildDomain(db: Db, config: Config, logger: Logger): Domain {
   const retry = { ...DEFAULT_RETRY_POLICY, maxAttempts: config.dbMaxAttempts };
   return {
     currencies: new CurrencyService(createCurrencyStore(db)),
-    ledger: new Ledger(createLedgerStore(db, { retry, logger })),
+    ledger: new Ledger(createLedgerStore(db, { retry, logger }), {
+      maxSize: config.transferGroupMax,
+      maxConcurrent: config.transferGroupConcurrency,
+    }),
     identity: new Identity(createIdentityStore(db, { retry, logger }), config.defaultWalletCurrency),
   };
 }

@@ -231,19 +231,40 @@ export class PrismaLedgerTx implements LedgerTx {
     return { outcome: claimedAt ? { kind: "new", now: claimedAt } : await this.replayOf(claim), accounts };
   }
 
-  async write(set: WriteSet, completion?: { claim: IdempotencyClaim; response: Uint8Array }): Promise<void> {
+  async claimManyAndLockAccounts(claims: IdempotencyClaim[], ids: string[]) {
+    const rows = await this.tx.$queryRawUnsafe<(AccountRow & { claimed: { scope: string; key: string; at: string }[] | null })[]>(
+      CLAIM_MANY_AND_LOCK_SQL,
+      JSON.stringify(claims.map((c) => ({ scope: c.scope, key: c.key, hash: Buffer.from(c.requestHash).toString("base64") }))),
+      [...new Set(ids)],
+    );
+    const accounts = new Map(rows.filter((r) => r.id !== null).map((r) => [r.id, accountOf(r)]));
+    const claimed = new Map((rows[0]?.claimed ?? []).map((c) => [`${c.scope}\u0000${c.key}`, new Date(c.at)]));
+    return { claimed: (claim: IdempotencyClaim) => claimed.get(`${claim.scope}\u0000${claim.key}`) ?? null, accounts };
+  }
+
+  replay(claim: IdempotencyClaim): Promise<ClaimOutcome> {
+    return this.replayOf(claim);
+  }
+
+  write(set: WriteSet, completion?: { claim: IdempotencyClaim; response: Uint8Array }): Promise<void> {
+    return this.writeGroup(set, completion ? [completion] : [], []);
+  }
+
+  async writeGroup(set: WriteSet, completions: { claim: IdempotencyClaim; response: Uint8Array }[], released: IdempotencyClaim[]): Promise<void> {
+    const payload = {
+      ...writePayload(set),
+      completions: completions.map((c) => ({ scope: c.claim.scope, key: c.claim.key, response: Buffer.from(c.response).toString("base64") })),
+      released: released.map((c) => ({ scope: c.scope, key: c.key })),
+    };
     const [counts] = await this.tx.$queryRawUnsafe<{ accounts: number; keys: number }[]>(
       WRITE_SQL,
-      JSON.stringify(writePayload(set), (_key, value) => (typeof value === "bigint" ? value.toString() : value)),
-      completion?.claim.scope ?? null,
-      completion?.claim.key ?? null,
-      completion?.response ?? null,
+      JSON.stringify(payload, (_key, value) => (typeof value === "bigint" ? value.toString() : value)),
     );
     // Under the row locks nothing can have moved; if it did, roll back loudly.
     if (counts!.accounts !== set.accounts.length) {
       throw new Error(`assertion failed: ${counts!.accounts} of ${set.accounts.length} account updates applied`);
     }
-    if (completion && counts!.keys !== 1) throw new Error("assertion failed: the idempotency key was not completed");
+    if (counts!.keys !== completions.length) throw new Error("assertion failed: not every idempotency key was completed");
   }
 }
 
@@ -388,11 +409,37 @@ const WRITE_SQL = `
     FROM payload, jsonb_to_recordset(p->'reversals') AS v(id uuid, reversed_amount bigint)
     WHERE transfers.id = v.id
     RETURNING 1
-  ), completed_key AS (
-    UPDATE idempotency_keys SET response = $4::bytea WHERE scope = $2 AND key = $3
+  ), completed_keys AS (
+    UPDATE idempotency_keys SET response = decode(c.response, 'base64')
+    FROM payload, jsonb_to_recordset(p->'completions') AS c(scope varchar, key varchar, response text)
+    WHERE idempotency_keys.scope = c.scope AND idempotency_keys.key = c.key
+    RETURNING 1
+  ), released_keys AS (
+    DELETE FROM idempotency_keys
+    USING payload, jsonb_to_recordset(p->'released') AS r(scope varchar, key varchar)
+    WHERE idempotency_keys.scope = r.scope AND idempotency_keys.key = r.key
     RETURNING 1
   )
-  SELECT (SELECT count(*) FROM changed_accounts)::int AS accounts, (SELECT count(*) FROM completed_key)::int AS keys`;
+  SELECT (SELECT count(*) FROM changed_accounts)::int AS accounts, (SELECT count(*) FROM completed_keys)::int AS keys,
+         (SELECT count(*) FROM released_keys)::int AS released`;
+
+/**
+ * Group commit's first statement: claims every key of the group (in key
+ * order) and locks every account (in id order), in one round trip. Keys
+ * already taken are left out of `claimed`.
+ */
+const CLAIM_MANY_AND_LOCK_SQL = `
+  WITH claimed AS (
+    INSERT INTO idempotency_keys (scope, key, request_hash)
+    SELECT c.scope, c.key, decode(c.hash, 'base64')
+    FROM jsonb_to_recordset($1::jsonb) AS c(scope varchar, key varchar, hash text)
+    ORDER BY c.scope, c.key
+    ON CONFLICT DO NOTHING RETURNING scope, key, created_at
+  ), locked AS (
+    SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($2::uuid[]) ORDER BY id FOR UPDATE
+  )
+  SELECT locked.*, (SELECT jsonb_agg(jsonb_build_object('scope', scope, 'key', key, 'at', created_at)) FROM claimed) AS claimed
+  FROM (VALUES (1)) AS one (x) LEFT JOIN locked ON true`;
 
 export interface LedgerStoreOptions {
   retry?: RetryPolicy;

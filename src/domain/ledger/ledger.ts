@@ -9,6 +9,7 @@ import { decodePageToken, encodePageToken, pageSize } from "../pagination.js";
 import { checkCurrencyCode } from "./currency.js";
 import { checkPositiveAmount } from "./money.js";
 import { emptyWriteSet, type AccountFilter, type IdempotencyClaim, type LedgerStore, type LedgerTx, type Page, type TimeRange, type WriteSet } from "./ports.js";
+import { TransferGroups, type GroupCommitOptions } from "./group-commit.js";
 import { LedgerReason, PostingSession, type FieldNamer, type Leg } from "./posting.js";
 import { SYSTEM_ROLES, type Account, type AccountStatus, type Entry, type Hold, type Owner, type Transfer } from "./types.js";
 
@@ -113,7 +114,17 @@ function checkLeg(leg: Leg, name: FieldNamer): Leg {
 }
 
 export class Ledger {
-  constructor(private readonly store: LedgerStore) {}
+  private readonly groups: TransferGroups | undefined;
+
+  constructor(
+    private readonly store: LedgerStore,
+    /** Group commit for Transfer; undefined or maxSize 1 runs one transaction per transfer. */
+    groupCommit?: GroupCommitOptions,
+  ) {
+    if (groupCommit && groupCommit.maxSize > 1) {
+      this.groups = new TransferGroups(store, groupCommit, (cmd, idem) => this.transferAlone(cmd, idem));
+    }
+  }
 
   /** Claims the key, runs `work` and writes its set with the encoded reply, all in one transaction. */
   private mutate<R>(idem: Idempotency<R>, work: (tx: LedgerTx, now: Date) => Promise<{ result: R; writes: WriteSet }>): Promise<Outcome<R>> {
@@ -279,6 +290,12 @@ export class Ledger {
 
   transfer(cmd: TransferCommand, idem: Idempotency<Transfer>): Promise<Outcome<Transfer>> {
     checkLeg(cmd, legNamer(null));
+    checkIdempotencyKey(idem.claim.key);
+    return this.groups ? this.groups.submit(cmd, idem) : this.transferAlone(cmd, idem);
+  }
+
+  /** One transfer in its own transaction. */
+  private transferAlone(cmd: TransferCommand, idem: Idempotency<Transfer>): Promise<Outcome<Transfer>> {
     return this.mutateAccounts(idem, [cmd.debitAccountId, cmd.creditAccountId], (locked, now) => {
       const session = new PostingSession(locked, now);
       const transfer = session.post(

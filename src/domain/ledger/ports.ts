@@ -57,6 +57,17 @@ export interface LedgerTx {
    * by the rollback-free replay).
    */
   claimAndLockAccounts(claim: IdempotencyClaim, ids: string[]): Promise<{ outcome: ClaimOutcome; accounts: Map<string, Account> }>;
+  /**
+   * Group commit: claims many keys and locks all their accounts in one round
+   * trip. `claimed(claim)` is the transaction time when this transaction
+   * took the key, or null when it was already taken (see `replay`).
+   */
+  claimManyAndLockAccounts(
+    claims: IdempotencyClaim[],
+    ids: string[],
+  ): Promise<{ claimed: (claim: IdempotencyClaim) => Date | null; accounts: Map<string, Account> }>;
+  /** The stored reply of a taken key, or IDEMPOTENCY_KEY_REUSED when the request differs. */
+  replay(claim: IdempotencyClaim): Promise<ClaimOutcome>;
   /** Locks accounts in id order (canonical: no deadlocks) and returns them by id. */
   lockAccounts(ids: string[]): Promise<Map<string, Account>>;
   /** The status of a user (shared lock), or null when no such user exists. */
@@ -72,6 +83,11 @@ export interface LedgerTx {
    * statement. The database re-checks every invariant (CHECK constraints).
    */
   write(set: WriteSet, completion?: { claim: IdempotencyClaim; response: Uint8Array }): Promise<void>;
+  /**
+   * Group commit's write: the set, the replies of every completed key, and
+   * the release of the keys whose requests failed (so their retries run afresh).
+   */
+  writeGroup(set: WriteSet, completions: { claim: IdempotencyClaim; response: Uint8Array }[], released: IdempotencyClaim[]): Promise<void>;
 }
 
 export interface Page<T> {

@@ -4,9 +4,15 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { balanceOf, fundedAccount, key, useLedgerServer, reasonOf, userAccount } from "../support/ledger.js";
+import { balanceOf, fundedAccount, issuance, key, useLedgerServer, reasonOf, userAccount } from "../support/ledger.js";
 
-const ctx = useLedgerServer({ DB_POOL_MAX: "10" });
+/**
+ * The concurrency suite, run by two files: with group commit (the default)
+ * and with one transaction per transfer (TRANSFER_GROUP_MAX=1), so both
+ * write paths face the same storms.
+ */
+export function concurrencySuite(env: Record<string, string>): void {
+const ctx = useLedgerServer({ DB_POOL_MAX: "10", ...env });
 
 async function settle<T>(calls: Promise<T>[]) {
   const results = await Promise.allSettled(calls);
@@ -22,11 +28,11 @@ describe("double spend", () => {
     const amount = 10n;
     const payer = await fundedAccount(ctx.client, amount * BigInt(k));
     const payees = await Promise.all(Array.from({ length: 4 }, () => userAccount(ctx.client)));
-    const { ok, failed } = await settle(
-      Array.from({ length: 200 }, (_, i) =>
-        ctx.client.transfer({ idempotencyKey: key("spend"), debitAccountId: payer.id, creditAccountId: payees[i % 4]!.id, amount }),
-      ),
-    );
+    const requests = Array.from({ length: 200 }, (_, i) => ({ idempotencyKey: key("spend"), debitAccountId: payer.id, creditAccountId: payees[i % 4]!.id, amount }));
+    const results = await Promise.allSettled(requests.map((r) => ctx.client.transfer(r)));
+    const ok = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const failed = results.flatMap((r) => (r.status === "rejected" ? [ConnectError.from(r.reason)] : []));
+    const refused = requests.filter((_, i) => results[i]!.status === "rejected");
     expect(ok.length).toBe(k);
     expect(failed.length).toBe(200 - k);
     for (const error of failed) {
@@ -37,6 +43,10 @@ describe("double spend", () => {
     // Never negative along the way: every recorded balance of the payer is >= 0.
     const { rows } = await ctx.server.database.sql<{ n: number }>("SELECT count(*)::int AS n FROM entries WHERE account_id = $1 AND balance_after < 0", [payer.id]);
     expect(rows[0]!.n).toBe(0);
+    // A refused request stored nothing under its key: once funded, its retry goes through.
+    await ctx.client.transfer({ idempotencyKey: key("refund"), debitAccountId: await issuance(ctx.client), creditAccountId: payer.id, amount });
+    const retried = await ctx.client.transfer(refused[0]!);
+    expect(retried.transfer?.amount).toBe(amount);
   });
 });
 
@@ -62,6 +72,22 @@ describe("opposite transfers", () => {
     expect(done).toBeGreaterThan(0);
     const total = (await balanceOf(ctx.client, a.id)).posted + (await balanceOf(ctx.client, b.id)).posted;
     expect(total).toBe(2_000_000n);
+  });
+});
+
+describe("one bad transfer among many", () => {
+  it("does not fail its neighbours, even when it breaks the shared write", async () => {
+    const a = await fundedAccount(ctx.client, 1_000n);
+    const b = await userAccount(ctx.client);
+    const old = { idempotencyKey: key("purged"), debitAccountId: a.id, creditAccountId: b.id, amount: 1n };
+    await ctx.client.transfer(old);
+    // Its reply has been purged, but the transfer keeps its key: re-running it must fail in the database.
+    await ctx.server.database.sql("DELETE FROM idempotency_keys WHERE key = $1", [old.idempotencyKey]);
+    const others = Array.from({ length: 15 }, () => ({ idempotencyKey: key("ok"), debitAccountId: a.id, creditAccountId: b.id, amount: 2n }));
+    const results = await Promise.allSettled([...others, old, ...others.map((o) => ({ ...o, amount: 3n, idempotencyKey: key("ok") }))].map((r) => ctx.client.transfer(r)));
+    const failed = results.flatMap((r) => (r.status === "rejected" ? [ConnectError.from(r.reason)] : []));
+    expect(failed.map((e) => reasonOf(e))).toEqual(["IDEMPOTENCY_KEY_REUSED"]);
+    expect((await balanceOf(ctx.client, a.id)).posted).toBe(1_000n - 1n - 15n * 2n - 15n * 3n);
   });
 });
 
@@ -98,3 +124,4 @@ describe("retry storms", () => {
     expect((await balanceOf(ctx.client, b.id)).posted).toBe(ok[0]!.transfer!.amount);
   });
 });
+}
