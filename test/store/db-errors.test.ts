@@ -10,28 +10,9 @@ import { DomainError, ErrorReason } from "../../src/domain/errors.js";
 import { createPrisma, type Db } from "../../src/lib/prisma.js";
 import { dbErrorFacts, isRetryableConflict, isUnavailable } from "../../src/store/db-errors.js";
 import type { TxClient } from "../../src/store/transaction.js";
+import { barrier, rejection, serializable } from "../support/concurrency.js";
 import { createTestDatabase, type TestDatabase } from "../support/db.js";
 
-function barrier(parties: number): () => Promise<void> {
-  let arrived = 0;
-  let release!: () => void;
-  const all = new Promise<void>((resolve) => (release = resolve));
-  return () => {
-    if (++arrived === parties) release();
-    return all;
-  };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection, the promise resolved");
-}
-
-const serializable = (tx: TxClient) => tx.$executeRaw`SET TRANSACTION ISOLATION LEVEL SERIALIZABLE`;
 const REFUSED_URL = "postgresql://postgres@127.0.0.1:1/none";
 
 let database: TestDatabase;

@@ -21,30 +21,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DomainError, ErrorReason } from "../../src/domain/errors.js";
 import { createPrisma, type Db } from "../../src/lib/prisma.js";
 import { runTransaction, type RetryPolicy, type TxClient } from "../../src/store/transaction.js";
+import { barrier, rejection, serializable } from "../support/concurrency.js";
 import { createTestDatabase, type TestDatabase } from "../support/db.js";
 
-/** Resolves every caller's promise once `parties` callers have arrived. */
-function barrier(parties: number): () => Promise<void> {
-  let arrived = 0;
-  let release!: () => void;
-  const all = new Promise<void>((resolve) => (release = resolve));
-  return () => {
-    if (++arrived === parties) release();
-    return all;
-  };
-}
-
-/** Awaits a promise expected to reject and returns the rejection. */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection, the promise resolved");
-}
-
-const serializable = (tx: TxClient) => tx.$executeRaw`SET TRANSACTION ISOLATION LEVEL SERIALIZABLE`;
 
 /** Fast backoff so retries cost milliseconds. */
 const fast = (maxAttempts: number): RetryPolicy => ({ maxAttempts, baseDelayMs: 1, maxDelayMs: 5 });
