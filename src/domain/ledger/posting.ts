@@ -4,7 +4,7 @@
  * must pass is checked here, in one place, before anything is written; the
  * database's CHECK constraints hold the same line again.
  */
-import { DomainError, ErrorReason, notFound } from "../errors.js";
+import { DomainError, notFound } from "../errors.js";
 import { checkInt64 } from "./money.js";
 import type { Account, AccountState, Entry, Transfer, TransferKind } from "./types.js";
 
