@@ -3,6 +3,7 @@
  * Prisma Client, handlers, both transports, health and reflection; and takes
  * it apart again in the right order on shutdown.
  */
+import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
@@ -117,6 +118,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
 async function serve(config: Config, logger: Logger, db: Db, embedded: EmbeddedDatabase | undefined): Promise<RunningServer> {
   const shutdown = new AbortController();
+  // Every in-flight call links its own signal to this one and unlinks when it
+  // ends, so the listener count tracks in-flight calls: not a leak, no warning.
+  setMaxListeners(0, shutdown.signal);
   const domain = buildDomain(db, config, logger);
   const services = buildServices(domain, logger);
   const jobs = startJobs(
