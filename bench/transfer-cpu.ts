@@ -24,7 +24,7 @@ try {
 await applyPendingMigrations(url);
 const db = createPrisma({ url });
 const ledger = new Ledger(createLedgerStore(db));
-const idem = (k: string) => ({ claim: { scope: "t", key: k, requestHash: new Uint8Array(32) }, encode: () => new Uint8Array(10) });
+const idem = (k: string) => ({ claim: { scope: "t", key: k, requestHash: new Uint8Array(32) }, encode: () => new Uint8Array(10), context: { actor: "bench", requestId: "" } });
 const open = async () => (await ledger.createAccount({ owner: { type: "USER", id: randomUUID() }, currency: "USD", label: "", isDefault: false }, idem(randomUUID()))).result!;
 const a = await open(); const b = await open();
 const iss = (await ledger.listAccounts({ owner: { type: "SYSTEM", id: "issuance" }, currency: "USD" }, 1, "")).items[0]!;

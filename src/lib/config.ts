@@ -66,6 +66,10 @@ export interface Config {
   transferGroupMax: number;
   /** Transfer groups in the database at once. Default 2. */
   transferGroupConcurrency: number;
+  /** How often the sealer chains newly committed audit events. Default 100 ms (the seal-delay target is well under 1 s). */
+  auditSealIntervalMs: number;
+  /** Most events sealed per sealer transaction. Default 1000. */
+  auditSealBatch: number;
   /** Currency of the default wallet opened with every new user. Default AEV, the ΛΞVON token. */
   defaultWalletCurrency: string;
   /** pino level. Default `info`. */
@@ -135,6 +139,8 @@ export function loadConfig(env: Env = process.env): Config {
     idempotencyKeyRetentionHours: intFromEnv(env, "IDEMPOTENCY_KEY_RETENTION_HOURS", 168, 24, 24 * 365),
     transferGroupMax: intFromEnv(env, "TRANSFER_GROUP_MAX", 64, 1, 1000),
     transferGroupConcurrency: intFromEnv(env, "TRANSFER_GROUP_CONCURRENCY", 2, 1, 64),
+    auditSealIntervalMs: intFromEnv(env, "AUDIT_SEAL_INTERVAL_MS", 100, 10, MINUTE_MS),
+    auditSealBatch: intFromEnv(env, "AUDIT_SEAL_BATCH", 1000, 1, 100_000),
     defaultWalletCurrency: env.DEFAULT_WALLET_CURRENCY || "AEV",
     logLevel: env.LOG_LEVEL || "info",
   };

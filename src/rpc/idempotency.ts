@@ -6,6 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import { clone, create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import type { CallContext } from "../domain/audit/types.js";
 import type { Idempotency, Outcome } from "../domain/ledger/ledger.js";
 
 export interface Keyed {
@@ -22,7 +24,20 @@ export function requestHash<D extends DescMessage>(schema: D, request: MessageSh
  * Builds the domain's Idempotency for one call and the function that turns
  * its outcome into the reply (the stored one on a replay).
  */
+/** Header (gRPC metadata) naming the calling service or principal, recorded in audit events. */
+export const ACTOR_HEADER = "x-actor";
+
+/** The caller, as the audit log records it: `x-actor` when sane (else "unknown") and the request id. */
+export function callContextOf(ctx: HandlerContext): CallContext {
+  const actor = ctx.requestHeader.get(ACTOR_HEADER);
+  return {
+    actor: actor && actor.length <= 128 && /^[\x21-\x7e]+$/.test(actor) ? actor : "unknown",
+    requestId: ctx.requestHeader.get("x-request-id") ?? "",
+  };
+}
+
 export function idempotentCall<Req extends DescMessage, Res extends DescMessage, R>(
+  ctx: HandlerContext,
   scope: string,
   requestSchema: Req,
   request: MessageShape<Req> & Keyed,
@@ -32,6 +47,7 @@ export function idempotentCall<Req extends DescMessage, Res extends DescMessage,
   let built: MessageShape<Res> | undefined;
   const idem: Idempotency<R> = {
     claim: { scope, key: request.idempotencyKey, requestHash: requestHash(requestSchema, request) },
+    context: callContextOf(ctx),
     encode(result) {
       built = create(responseSchema, toResponse(result));
       return toBinary(responseSchema, built);

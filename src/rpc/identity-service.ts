@@ -56,8 +56,8 @@ const reply = (u: User) => ({ user: userToProto(u) });
 
 export function identityServiceImpl(identity: Identity): ServiceImpl<typeof IdentityService> {
   return {
-    async createUser(req) {
-      const call = idempotentCall("identity.CreateUser", CreateUserRequestSchema, req, CreateUserResponseSchema, reply);
+    async createUser(req, ctx) {
+      const call = idempotentCall(ctx, "identity.CreateUser", CreateUserRequestSchema, req, CreateUserResponseSchema, reply);
       const external = req.externalIdentity && { provider: req.externalIdentity.provider, subject: req.externalIdentity.subject };
       return call.reply(
         await identity.createUser({ handle: req.handle, email: req.email, displayName: req.displayName, externalIdentity: external }, call.idem),
@@ -79,8 +79,8 @@ export function identityServiceImpl(identity: Identity): ServiceImpl<typeof Iden
     async batchGetUsers(req) {
       return { users: (await identity.batchGetUsers(req.userIds)).map(userToProto) };
     },
-    async updateUser(req) {
-      const call = idempotentCall("identity.UpdateUser", UpdateUserRequestSchema, req, UpdateUserResponseSchema, reply);
+    async updateUser(req, ctx) {
+      const call = idempotentCall(ctx, "identity.UpdateUser", UpdateUserRequestSchema, req, UpdateUserResponseSchema, reply);
       return call.reply(
         await identity.updateUser(
           {
@@ -95,20 +95,20 @@ export function identityServiceImpl(identity: Identity): ServiceImpl<typeof Iden
         ),
       );
     },
-    async suspendUser(req) {
-      const call = idempotentCall("identity.SuspendUser", SuspendUserRequestSchema, req, SuspendUserResponseSchema, reply);
+    async suspendUser(req, ctx) {
+      const call = idempotentCall(ctx, "identity.SuspendUser", SuspendUserRequestSchema, req, SuspendUserResponseSchema, reply);
       return call.reply(await identity.suspendUser(req.userId, req.reason, call.idem));
     },
-    async reactivateUser(req) {
-      const call = idempotentCall("identity.ReactivateUser", ReactivateUserRequestSchema, req, ReactivateUserResponseSchema, reply);
+    async reactivateUser(req, ctx) {
+      const call = idempotentCall(ctx, "identity.ReactivateUser", ReactivateUserRequestSchema, req, ReactivateUserResponseSchema, reply);
       return call.reply(await identity.reactivateUser(req.userId, req.reason, call.idem));
     },
-    async deleteUser(req) {
-      const call = idempotentCall("identity.DeleteUser", DeleteUserRequestSchema, req, DeleteUserResponseSchema, reply);
+    async deleteUser(req, ctx) {
+      const call = idempotentCall(ctx, "identity.DeleteUser", DeleteUserRequestSchema, req, DeleteUserResponseSchema, reply);
       return call.reply(await identity.deleteUser(req.userId, req.reason, call.idem));
     },
-    async linkExternalIdentity(req) {
-      const call = idempotentCall("identity.LinkExternalIdentity", LinkExternalIdentityRequestSchema, req, LinkExternalIdentityResponseSchema, reply);
+    async linkExternalIdentity(req, ctx) {
+      const call = idempotentCall(ctx, "identity.LinkExternalIdentity", LinkExternalIdentityRequestSchema, req, LinkExternalIdentityResponseSchema, reply);
       if (!req.externalIdentity) throw invalidArgument("external_identity", "is required");
       const { provider, subject } = req.externalIdentity;
       return call.reply(await identity.linkExternalIdentity(req.userId, { provider, subject }, call.idem));

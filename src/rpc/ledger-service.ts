@@ -54,8 +54,8 @@ export function ledgerServiceImpl({ currencies, ledger }: LedgerDeps): ServiceIm
       return { currency: await currencies.getCurrency(req.code) };
     },
 
-    async createAccount(req) {
-      const call = idempotentCall("ledger.CreateAccount", CreateAccountRequestSchema, req, CreateAccountResponseSchema, (a: Account) => ({
+    async createAccount(req, ctx) {
+      const call = idempotentCall(ctx, "ledger.CreateAccount", CreateAccountRequestSchema, req, CreateAccountResponseSchema, (a: Account) => ({
         account: accountToProto(a),
       }));
       const policy = req.policy && { allowNegative: req.policy.allowNegative, overdraftLimit: req.policy.overdraftLimit };
@@ -77,18 +77,18 @@ export function ledgerServiceImpl({ currencies, ledger }: LedgerDeps): ServiceIm
       );
       return { accounts: page.items.map(accountToProto), nextPageToken: page.next };
     },
-    async freezeAccount(req) {
-      const call = idempotentCall("ledger.FreezeAccount", FreezeAccountRequestSchema, req, FreezeAccountResponseSchema, (a: Account) => ({ account: accountToProto(a) }));
+    async freezeAccount(req, ctx) {
+      const call = idempotentCall(ctx, "ledger.FreezeAccount", FreezeAccountRequestSchema, req, FreezeAccountResponseSchema, (a: Account) => ({ account: accountToProto(a) }));
       return call.reply(await ledger.freezeAccount(req.accountId, req.reason, call.idem));
     },
-    async unfreezeAccount(req) {
-      const call = idempotentCall("ledger.UnfreezeAccount", UnfreezeAccountRequestSchema, req, UnfreezeAccountResponseSchema, (a: Account) => ({
+    async unfreezeAccount(req, ctx) {
+      const call = idempotentCall(ctx, "ledger.UnfreezeAccount", UnfreezeAccountRequestSchema, req, UnfreezeAccountResponseSchema, (a: Account) => ({
         account: accountToProto(a),
       }));
       return call.reply(await ledger.unfreezeAccount(req.accountId, req.reason, call.idem));
     },
-    async closeAccount(req) {
-      const call = idempotentCall("ledger.CloseAccount", CloseAccountRequestSchema, req, CloseAccountResponseSchema, (a: Account) => ({ account: accountToProto(a) }));
+    async closeAccount(req, ctx) {
+      const call = idempotentCall(ctx, "ledger.CloseAccount", CloseAccountRequestSchema, req, CloseAccountResponseSchema, (a: Account) => ({ account: accountToProto(a) }));
       return call.reply(await ledger.closeAccount(req.accountId, req.reason, call.idem));
     },
 
@@ -103,12 +103,12 @@ export function ledgerServiceImpl({ currencies, ledger }: LedgerDeps): ServiceIm
       return { accountId: balances.accountId, currency: balances.currency, balance: balancesToProto(balances), position: balances.position };
     },
 
-    async transfer(req) {
-      const call = idempotentCall("ledger.Transfer", TransferRequestSchema, req, TransferResponseSchema, (t: Transfer) => ({ transfer: transferToProto(t) }));
+    async transfer(req, ctx) {
+      const call = idempotentCall(ctx, "ledger.Transfer", TransferRequestSchema, req, TransferResponseSchema, (t: Transfer) => ({ transfer: transferToProto(t) }));
       return call.reply(await ledger.transfer(req, call.idem));
     },
-    async transferBatch(req) {
-      const call = idempotentCall("ledger.TransferBatch", TransferBatchRequestSchema, req, TransferBatchResponseSchema, (b: { batchId: string; transfers: Transfer[] }) => ({
+    async transferBatch(req, ctx) {
+      const call = idempotentCall(ctx, "ledger.TransferBatch", TransferBatchRequestSchema, req, TransferBatchResponseSchema, (b: { batchId: string; transfers: Transfer[] }) => ({
         batchId: b.batchId,
         transfers: b.transfers.map(transferToProto),
       }));
@@ -121,27 +121,27 @@ export function ledgerServiceImpl({ currencies, ledger }: LedgerDeps): ServiceIm
       }));
       return call.reply(await ledger.transferBatch(req.idempotencyKey, legs, call.idem));
     },
-    async reverseTransfer(req) {
-      const call = idempotentCall("ledger.ReverseTransfer", ReverseTransferRequestSchema, req, ReverseTransferResponseSchema, (r: { reversal: Transfer; original: Transfer }) => ({
+    async reverseTransfer(req, ctx) {
+      const call = idempotentCall(ctx, "ledger.ReverseTransfer", ReverseTransferRequestSchema, req, ReverseTransferResponseSchema, (r: { reversal: Transfer; original: Transfer }) => ({
         reversal: transferToProto(r.reversal),
         original: transferToProto(r.original),
       }));
       return call.reply(await ledger.reverseTransfer(req.transferId, req.amount, req.memo, call.idem));
     },
 
-    async createHold(req) {
-      const call = idempotentCall("ledger.CreateHold", CreateHoldRequestSchema, req, CreateHoldResponseSchema, (h: Hold) => ({ hold: holdToProto(h) }));
+    async createHold(req, ctx) {
+      const call = idempotentCall(ctx, "ledger.CreateHold", CreateHoldRequestSchema, req, CreateHoldResponseSchema, (h: Hold) => ({ hold: holdToProto(h) }));
       return call.reply(await ledger.createHold(req, call.idem));
     },
-    async captureHold(req) {
-      const call = idempotentCall("ledger.CaptureHold", CaptureHoldRequestSchema, req, CaptureHoldResponseSchema, (c: { hold: Hold; transfer: Transfer }) => ({
+    async captureHold(req, ctx) {
+      const call = idempotentCall(ctx, "ledger.CaptureHold", CaptureHoldRequestSchema, req, CaptureHoldResponseSchema, (c: { hold: Hold; transfer: Transfer }) => ({
         hold: holdToProto(c.hold),
         transfer: transferToProto(c.transfer),
       }));
       return call.reply(await ledger.captureHold(req.holdId, req.amount, call.idem));
     },
-    async voidHold(req) {
-      const call = idempotentCall("ledger.VoidHold", VoidHoldRequestSchema, req, VoidHoldResponseSchema, (h: Hold) => ({ hold: holdToProto(h) }));
+    async voidHold(req, ctx) {
+      const call = idempotentCall(ctx, "ledger.VoidHold", VoidHoldRequestSchema, req, VoidHoldResponseSchema, (h: Hold) => ({ hold: holdToProto(h) }));
       return call.reply(await ledger.voidHold(req.holdId, call.idem));
     },
     async getHold(req) {

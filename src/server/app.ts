@@ -10,14 +10,16 @@ import type { Logger } from "pino";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded.js";
 import { applyPendingMigrations, listPendingMigrations } from "../db/migrations.js";
 import { CurrencyService } from "../domain/ledger/currency.js";
+import { AuditLog } from "../domain/audit/audit-log.js";
 import { Identity } from "../domain/identity/identity.js";
 import { Ledger } from "../domain/ledger/ledger.js";
-import { AuditService } from "../gen/aevon/audit/v1/audit_pb.js";
 import type { Config } from "../lib/config.js";
 import { createPrisma, type Db } from "../lib/prisma.js";
 import { implement, type ImplementedService } from "../rpc/implement.js";
+import { AuditService, auditServiceImpl } from "../rpc/audit-service.js";
 import { IdentityService, identityServiceImpl } from "../rpc/identity-service.js";
 import { LedgerService, ledgerServiceImpl } from "../rpc/ledger-service.js";
+import { createAuditStore } from "../store/audit-store.js";
 import { createCurrencyStore } from "../store/currency-store.js";
 import { createIdentityStore } from "../store/identity-store.js";
 import { createLedgerStore } from "../store/ledger-store.js";
@@ -63,6 +65,7 @@ export interface Domain {
   currencies: CurrencyService;
   ledger: Ledger;
   identity: Identity;
+  audit: AuditLog;
 }
 
 export function buildDomain(db: Db, config: Config, logger: Logger): Domain {
@@ -74,6 +77,7 @@ export function buildDomain(db: Db, config: Config, logger: Logger): Domain {
       maxConcurrent: config.transferGroupConcurrency,
     }),
     identity: new Identity(createIdentityStore(db, { retry, logger }), config.defaultWalletCurrency),
+    audit: new AuditLog(createAuditStore(db, { retry, logger, sealHorizonMs: Math.max(60_000, 2 * config.dbTransactionTimeoutMs) })),
   };
 }
 
@@ -81,7 +85,7 @@ export function buildServices(domain: Domain, logger: Logger): ImplementedServic
   return [
     implement(LedgerService, ledgerServiceImpl(domain), logger),
     implement(IdentityService, identityServiceImpl(domain.identity), logger),
-    implement(AuditService, {}, logger),
+    implement(AuditService, auditServiceImpl(domain.audit), logger),
   ];
 }
 
@@ -130,6 +134,12 @@ async function serve(config: Config, logger: Logger, db: Db, embedded: EmbeddedD
         intervalMs: config.holdExpiryIntervalMs,
         batch: config.holdExpiryBatch,
         run: () => domain.ledger.expireHolds(config.holdExpiryBatch),
+      },
+      {
+        name: "seal-audit-events",
+        intervalMs: config.auditSealIntervalMs,
+        batch: config.auditSealBatch,
+        run: () => domain.audit.seal(config.auditSealBatch),
       },
       {
         name: "purge-idempotency-keys",

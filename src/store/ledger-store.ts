@@ -336,6 +336,16 @@ function writePayload(set: WriteSet) {
       updated_at: x.updatedAt,
     })),
     reversals: set.reversals.map((x) => ({ id: x.transferId, reversed_amount: x.reversedAmount })),
+    audit: set.audit.map((x) => ({
+      occurred_at: x.occurredAt,
+      actor: x.actor,
+      action: x.action,
+      resource_type: x.resourceType,
+      resource_id: x.resourceId,
+      request_id: x.requestId,
+      idempotency_key: x.idempotencyKey,
+      payload: x.payload,
+    })),
   };
 }
 
@@ -408,6 +418,14 @@ const WRITE_SQL = `
     UPDATE transfers SET reversed_amount = v.reversed_amount
     FROM payload, jsonb_to_recordset(p->'reversals') AS v(id uuid, reversed_amount bigint)
     WHERE transfers.id = v.id
+    RETURNING 1
+  ), new_audit_events AS (
+    -- WITH ORDINALITY keeps the events' order: their ids follow the order of the change.
+    INSERT INTO audit_events (occurred_at, actor, action, resource_type, resource_id, request_id, idempotency_key, payload)
+    SELECT (a->>'occurred_at')::timestamptz, a->>'actor', a->>'action', a->>'resource_type', a->>'resource_id',
+           a->>'request_id', a->>'idempotency_key', a->'payload'
+    FROM payload, jsonb_array_elements(p->'audit') WITH ORDINALITY AS e(a, n)
+    ORDER BY n
     RETURNING 1
   ), completed_keys AS (
     UPDATE idempotency_keys SET response = decode(c.response, 'base64')

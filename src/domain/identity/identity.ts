@@ -4,6 +4,7 @@
  * user (and, for a new user, the default wallet) and the reply.
  */
 import { isUuid, uuidv7 } from "../../lib/ids.js";
+import { entryOf, type AuditPayload, type AuditRecord } from "../audit/types.js";
 import { DomainError, ErrorReason, invalidArgument, notFound } from "../errors.js";
 import { checkCurrencyCode } from "../ledger/currency.js";
 import { checkId, checkIdempotencyKey, type Idempotency, type Outcome } from "../ledger/ledger.js";
@@ -40,6 +41,10 @@ export interface UpdateUserCommand {
   displayName: string;
 }
 
+function userAudit(action: string, userId: string, payload: AuditPayload): AuditRecord {
+  return { action, resourceType: "user", resourceId: userId, payload };
+}
+
 function userDeleted(id: string): DomainError {
   return new DomainError(IdentityReason.USER_DELETED, `user ${id} is deleted`, "user_id", {}, "FAILED_PRECONDITION");
 }
@@ -55,14 +60,24 @@ export class Identity {
     this.walletCurrency = checkCurrencyCode("DEFAULT_WALLET_CURRENCY", walletCurrency);
   }
 
-  private mutate<R>(idem: Idempotency<R>, work: (tx: IdentityTx, now: Date) => Promise<{ result: R; writes: IdentityWrites; wallet?: Account }>) {
+  private mutate<R>(
+    idem: Idempotency<R>,
+    work: (tx: IdentityTx, now: Date) => Promise<{ result: R; writes: IdentityWrites; wallet?: Account; audit: AuditRecord[] }>,
+  ) {
     checkIdempotencyKey(idem.claim.key);
     return this.store.transaction(async (tx): Promise<Outcome<R>> => {
       const claimed = await tx.ledger.claim(idem.claim);
       if (claimed.kind === "replay") return { replay: claimed.response };
-      const { result, writes, wallet } = await work(tx, claimed.now);
+      const { result, writes, wallet, audit } = await work(tx, claimed.now);
       await tx.writeIdentity(writes);
-      await tx.ledger.write({ ...emptyWriteSet(), newAccounts: wallet ? [wallet] : [] }, { claim: idem.claim, response: idem.encode(result) });
+      await tx.ledger.write(
+        {
+          ...emptyWriteSet(),
+          newAccounts: wallet ? [wallet] : [],
+          audit: audit.map((r) => entryOf(r, idem.context, claimed.now, idem.claim.key)),
+        },
+        { claim: idem.claim, response: idem.encode(result) },
+      );
       return { result };
     });
   }
@@ -105,7 +120,8 @@ export class Identity {
       const writes = emptyIdentityWrites();
       writes.newUsers.push(user);
       if (external) writes.links.push({ userId: id, identity: external, createdAt: now });
-      return { result: user, writes, wallet };
+      // No personal data in audit payloads: the log can never forget it.
+      return { result: user, writes, wallet, audit: [userAudit("identity.user.create", id, { default_account_id: wallet.id })] };
     });
   }
 
@@ -159,7 +175,11 @@ export class Identity {
         );
       }
       const updated: User = { ...user, ...changes, version: user.version + 1n, updatedAt: now };
-      return { result: updated, writes: { ...emptyIdentityWrites(), changedUsers: [{ user: updated, fromVersion: user.version }] } };
+      return {
+        result: updated,
+        writes: { ...emptyIdentityWrites(), changedUsers: [{ user: updated, fromVersion: user.version }] },
+        audit: [userAudit("identity.user.update", user.id, { fields: cmd.paths, version: updated.version.toString() })],
+      };
     });
   }
 
@@ -168,9 +188,10 @@ export class Identity {
     if (reason.length > MAX_REASON_LENGTH) throw invalidArgument("reason", `must be at most ${MAX_REASON_LENGTH} characters`);
     return this.mutate(idem, async (tx, now) => {
       const user = await this.lockLiveUser(tx, userId);
-      if (user.status === next) return { result: user, writes: emptyIdentityWrites() };
+      const audit = [userAudit(next === "SUSPENDED" ? "identity.user.suspend" : "identity.user.reactivate", userId, { from_status: user.status, reason })];
+      if (user.status === next) return { result: user, writes: emptyIdentityWrites(), audit };
       const updated: User = { ...user, status: next, version: user.version + 1n, updatedAt: now };
-      return { result: updated, writes: { ...emptyIdentityWrites(), changedUsers: [{ user: updated, fromVersion: user.version }] } };
+      return { result: updated, writes: { ...emptyIdentityWrites(), changedUsers: [{ user: updated, fromVersion: user.version }] }, audit };
     });
   }
 
@@ -194,7 +215,8 @@ export class Identity {
     return this.mutate(idem, async (tx, now) => {
       const user = await tx.lockUser(userId);
       if (!user) throw notFound("user_id", `user ${userId}`);
-      if (user.status === "DELETED") return { result: user, writes: emptyIdentityWrites() };
+      const audit = [userAudit("identity.user.delete", userId, { reason })];
+      if (user.status === "DELETED") return { result: user, writes: emptyIdentityWrites(), audit };
       const erased: User = {
         ...user,
         handle: null,
@@ -208,6 +230,7 @@ export class Identity {
       return {
         result: erased,
         writes: { ...emptyIdentityWrites(), changedUsers: [{ user: erased, fromVersion: user.version }], unlinkAllOf: [userId] },
+        audit,
       };
     });
   }
@@ -225,6 +248,7 @@ export class Identity {
           changedUsers: [{ user: updated, fromVersion: user.version }],
           links: [{ userId, identity, createdAt: now }],
         },
+        audit: [userAudit("identity.user.link_external_identity", userId, { provider: identity.provider })],
       };
     });
   }

@@ -18,7 +18,8 @@
  */
 import { uuidv7 } from "../../lib/ids.js";
 import { DomainError } from "../errors.js";
-import type { Idempotency, Outcome, TransferCommand } from "./ledger.js";
+import { entryOf, type AuditEntry } from "../audit/types.js";
+import { transferAudit, type Idempotency, type Outcome, type TransferCommand } from "./ledger.js";
 import { emptyWriteSet, type IdempotencyClaim, type LedgerStore } from "./ports.js";
 import { PostingSession } from "./posting.js";
 import type { Transfer } from "./types.js";
@@ -116,6 +117,7 @@ export class TransferGroups {
       );
       const results: Result[] = new Array(group.length);
       const transfers: Transfer[] = [];
+      const audit: AuditEntry[] = [];
       const completions: { claim: IdempotencyClaim; response: Uint8Array }[] = [];
       const released: IdempotencyClaim[] = [];
       let session: PostingSession | undefined;
@@ -141,6 +143,7 @@ export class TransferGroups {
             (field) => field,
           );
           transfers.push(transfer);
+          audit.push(entryOf(transferAudit(transfer), p.idem.context, now, p.idem.claim.key));
           completions.push({ claim: p.idem.claim, response: p.idem.encode(transfer) });
           results[i] = { outcome: { result: transfer } };
         } catch (error) {
@@ -151,7 +154,7 @@ export class TransferGroups {
       }
       if (completions.length > 0 || released.length > 0) {
         await tx.writeGroup(
-          { ...emptyWriteSet(), accounts: session?.changedAccounts() ?? [], transfers, entries: session?.entries ?? [] },
+          { ...emptyWriteSet(), accounts: session?.changedAccounts() ?? [], transfers, entries: session?.entries ?? [], audit },
           completions,
           released,
         );

@@ -4,6 +4,7 @@
  * computes the outcome in `PostingSession` and writes it as one set.
  */
 import { isUuid, uuidv7 } from "../../lib/ids.js";
+import { entryOf, SYSTEM_CONTEXT, type AuditPayload, type AuditRecord, type CallContext } from "../audit/types.js";
 import { DomainError, invalidArgument, notFound } from "../errors.js";
 import { decodePageToken, encodePageToken, pageSize } from "../pagination.js";
 import { checkCurrencyCode } from "./currency.js";
@@ -30,10 +31,38 @@ export interface Idempotency<R> {
   claim: IdempotencyClaim;
   /** Encodes the reply for storage (the transport's wire format: a replay is byte-identical). */
   encode(result: R): Uint8Array;
+  /** Who is calling: recorded in the audit events the change writes. */
+  context: CallContext;
+}
+
+/** A unit of work's outcome: the reply, what to write, and what to record in the audit log. */
+interface Work<R> {
+  result: R;
+  writes: WriteSet;
+  audit: AuditRecord[];
 }
 
 /** A fresh result, or the stored reply of an earlier identical request. */
 export type Outcome<R> = { result: R; replay?: undefined } | { replay: Uint8Array; result?: undefined };
+
+/** The audit record of a posted transfer (also used by group commit). */
+export function transferAudit(t: Transfer): AuditRecord {
+  return {
+    action: "ledger.transfer",
+    resourceType: "transfer",
+    resourceId: t.id,
+    payload: { debit_account_id: t.debitAccountId, credit_account_id: t.creditAccountId, amount: t.amount.toString(), currency: t.currency },
+  };
+}
+
+function holdAudit(action: string, h: Hold, extra: AuditPayload): AuditRecord {
+  return {
+    action,
+    resourceType: "hold",
+    resourceId: h.id,
+    payload: { debit_account_id: h.debitAccountId, credit_account_id: h.creditAccountId, amount: h.amount.toString(), currency: h.currency, ...extra },
+  };
+}
 
 export function checkIdempotencyKey(key: string): string {
   if (!IDEMPOTENCY_KEY_PATTERN.test(key)) {
@@ -127,12 +156,13 @@ export class Ledger {
   }
 
   /** Claims the key, runs `work` and writes its set with the encoded reply, all in one transaction. */
-  private mutate<R>(idem: Idempotency<R>, work: (tx: LedgerTx, now: Date) => Promise<{ result: R; writes: WriteSet }>): Promise<Outcome<R>> {
+  private mutate<R>(idem: Idempotency<R>, work: (tx: LedgerTx, now: Date) => Promise<Work<R>>): Promise<Outcome<R>> {
     checkIdempotencyKey(idem.claim.key);
     return this.store.transaction(async (tx) => {
       const claimed = await tx.claim(idem.claim);
       if (claimed.kind === "replay") return { replay: claimed.response };
-      const { result, writes } = await work(tx, claimed.now);
+      const { result, writes, audit } = await work(tx, claimed.now);
+      writes.audit = audit.map((r) => entryOf(r, idem.context, claimed.now, idem.claim.key));
       await tx.write(writes, { claim: idem.claim, response: idem.encode(result) });
       return { result };
     });
@@ -145,13 +175,14 @@ export class Ledger {
   private mutateAccounts<R>(
     idem: Idempotency<R>,
     accountIds: string[],
-    work: (locked: Map<string, Account>, now: Date) => { result: R; writes: WriteSet },
+    work: (locked: Map<string, Account>, now: Date) => Work<R>,
   ): Promise<Outcome<R>> {
     checkIdempotencyKey(idem.claim.key);
     return this.store.transaction(async (tx) => {
       const { outcome, accounts } = await tx.claimAndLockAccounts(idem.claim, accountIds);
       if (outcome.kind === "replay") return { replay: outcome.response };
-      const { result, writes } = work(accounts, outcome.now);
+      const { result, writes, audit } = work(accounts, outcome.now);
+      writes.audit = audit.map((r) => entryOf(r, idem.context, outcome.now, idem.claim.key));
       await tx.write(writes, { claim: idem.claim, response: idem.encode(result) });
       return { result };
     });
@@ -199,7 +230,18 @@ export class Ledger {
         createdAt: now,
         updatedAt: now,
       };
-      return { result: account, writes: { ...emptyWriteSet(), newAccounts: [account] } };
+      return {
+        result: account,
+        writes: { ...emptyWriteSet(), newAccounts: [account] },
+        audit: [
+          {
+            action: "ledger.account.create",
+            resourceType: "account",
+            resourceId: account.id,
+            payload: { owner_type: owner.type, owner_id: owner.id, currency, min_balance: minBalance?.toString() ?? null, is_default: cmd.isDefault },
+          },
+        ],
+      };
     });
   }
 
@@ -220,23 +262,30 @@ export class Ledger {
     return { items, next: rows.length > limit ? encodePageToken(items[items.length - 1]!.id, filter) : "" };
   }
 
-  private changeStatus(id: string, idem: Idempotency<Account>, decide: (account: Account) => AccountStatus): Promise<Outcome<Account>> {
+  private changeStatus(
+    id: string,
+    idem: Idempotency<Account>,
+    action: string,
+    reason: string,
+    decide: (account: Account) => AccountStatus,
+  ): Promise<Outcome<Account>> {
     checkId("account_id", id);
     return this.mutate(idem, async (tx, now) => {
       const locked = await tx.lockAccounts([id]);
       const account = locked.get(id);
       if (!account) throw notFound("account_id", `account ${id}`);
       const next = decide(account);
-      if (next === account.status) return { result: account, writes: emptyWriteSet() };
+      const audit = [{ action, resourceType: "account", resourceId: id, payload: { from_status: account.status, to_status: next, reason } }];
+      if (next === account.status) return { result: account, writes: emptyWriteSet(), audit };
       const session = new PostingSession(locked, now);
       session.setStatus(id, next);
-      return { result: session.view(id), writes: { ...emptyWriteSet(), accounts: session.changedAccounts() } };
+      return { result: session.view(id), writes: { ...emptyWriteSet(), accounts: session.changedAccounts() }, audit };
     });
   }
 
   freezeAccount(id: string, reason: string, idem: Idempotency<Account>): Promise<Outcome<Account>> {
     checkText("reason", reason, MAX_MEMO_LENGTH);
-    return this.changeStatus(id, idem, (a) => {
+    return this.changeStatus(id, idem, "ledger.account.freeze", reason, (a) => {
       if (a.status === "CLOSED") throw new DomainError(LedgerReason.ACCOUNT_CLOSED, `account ${id} is closed`, "account_id", {}, "FAILED_PRECONDITION");
       return "FROZEN";
     });
@@ -244,7 +293,7 @@ export class Ledger {
 
   unfreezeAccount(id: string, reason: string, idem: Idempotency<Account>): Promise<Outcome<Account>> {
     checkText("reason", reason, MAX_MEMO_LENGTH);
-    return this.changeStatus(id, idem, (a) => {
+    return this.changeStatus(id, idem, "ledger.account.unfreeze", reason, (a) => {
       if (a.status === "CLOSED") throw new DomainError(LedgerReason.ACCOUNT_CLOSED, `account ${id} is closed`, "account_id", {}, "FAILED_PRECONDITION");
       return "ACTIVE";
     });
@@ -252,7 +301,7 @@ export class Ledger {
 
   closeAccount(id: string, reason: string, idem: Idempotency<Account>): Promise<Outcome<Account>> {
     checkText("reason", reason, MAX_MEMO_LENGTH);
-    return this.changeStatus(id, idem, (a) => {
+    return this.changeStatus(id, idem, "ledger.account.close", reason, (a) => {
       if (a.status !== "CLOSED" && (a.posted !== 0n || a.pendingDebit !== 0n || a.pendingCredit !== 0n)) {
         throw new DomainError(
           LedgerReason.ACCOUNT_NOT_EMPTY,
@@ -306,6 +355,7 @@ export class Ledger {
       return {
         result: transfer,
         writes: { ...emptyWriteSet(), accounts: session.changedAccounts(), transfers: [transfer], entries: session.entries },
+        audit: [transferAudit(transfer)],
       };
     });
   }
@@ -338,6 +388,14 @@ export class Ledger {
       return {
         result: { batchId, transfers },
         writes: { ...emptyWriteSet(), accounts: session.changedAccounts(), transfers, entries: session.entries },
+        audit: [
+          {
+            action: "ledger.transfer_batch",
+            resourceType: "transfer_batch",
+            resourceId: batchId,
+            payload: { transfers: transfers.map((t) => ({ id: t.id, debit_account_id: t.debitAccountId, credit_account_id: t.creditAccountId, amount: t.amount.toString(), currency: t.currency })) },
+          },
+        ],
       };
     });
   }
@@ -374,6 +432,14 @@ export class Ledger {
       const updated = { ...original, reversedAmount: original.reversedAmount + take };
       return {
         result: { reversal, original: updated },
+        audit: [
+          {
+            action: "ledger.transfer.reverse",
+            resourceType: "transfer",
+            resourceId: reversal.id,
+            payload: { reverses_transfer_id: original.id, amount: take.toString(), currency: original.currency, reversed_amount: updated.reversedAmount.toString() },
+          },
+        ],
         writes: {
           ...emptyWriteSet(),
           accounts: session.changedAccounts(),
@@ -438,7 +504,11 @@ export class Ledger {
         createdAt: now,
         updatedAt: now,
       };
-      return { result: hold, writes: { ...emptyWriteSet(), accounts: session.changedAccounts(), holds: [hold] } };
+      return {
+        result: hold,
+        writes: { ...emptyWriteSet(), accounts: session.changedAccounts(), holds: [hold] },
+        audit: [holdAudit("ledger.hold.create", hold, { expires_at: hold.expiresAt.toISOString() })],
+      };
     });
   }
 
@@ -472,6 +542,7 @@ export class Ledger {
       return {
         result: { hold: captured, transfer },
         writes: { ...emptyWriteSet(), accounts: session.changedAccounts(), transfers: [transfer], entries: session.entries, holds: [captured] },
+        audit: [holdAudit("ledger.hold.capture", captured, { captured_amount: take.toString(), transfer_id: transfer.id })],
       };
     });
   }
@@ -484,7 +555,11 @@ export class Ledger {
       session.release(hold);
       // Past its time but not yet swept: it expired; either way the funds are released now.
       const voided: Hold = { ...hold, status: hold.expiresAt <= now ? "EXPIRED" : "VOIDED", updatedAt: session.now };
-      return { result: voided, writes: { ...emptyWriteSet(), accounts: session.changedAccounts(), holds: [voided] } };
+      return {
+        result: voided,
+        writes: { ...emptyWriteSet(), accounts: session.changedAccounts(), holds: [voided] },
+        audit: [holdAudit("ledger.hold.void", voided, { status: voided.status })],
+      };
     });
   }
 
@@ -516,7 +591,8 @@ export class Ledger {
       const session = new PostingSession(locked, now);
       for (const hold of holds) session.release(hold);
       const expired = holds.map((h): Hold => ({ ...h, status: "EXPIRED", updatedAt: now }));
-      await tx.write({ ...emptyWriteSet(), accounts: session.changedAccounts(), holds: expired });
+      const audit = expired.map((h) => entryOf(holdAudit("ledger.hold.expire", h, {}), SYSTEM_CONTEXT, now, null));
+      await tx.write({ ...emptyWriteSet(), accounts: session.changedAccounts(), holds: expired, audit });
       return expired.length;
     });
   }

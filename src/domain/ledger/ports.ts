@@ -4,6 +4,7 @@
  * `transaction`, which the store retries on serialization failures and
  * deadlocks, with a bound.
  */
+import type { AuditEntry } from "../audit/types.js";
 import type { Account, AccountState, AccountStatus, Entry, Hold, Owner, Transfer } from "./types.js";
 
 /** A client's idempotency key, scoped to one RPC, with a hash of its request. */
@@ -36,12 +37,12 @@ export interface WriteSet {
   holds: Hold[];
   /** New reversed amounts of earlier transfers. */
   reversals: { transferId: string; reversedAmount: bigint }[];
-  // The audit seam: once the Aegis audit log lands, a mutation's audit
-  // events join this set and are written by the same statement.
+  /** The Aegis audit events of this change, written by the same statement. */
+  audit: AuditEntry[];
 }
 
 export function emptyWriteSet(): WriteSet {
-  return { accounts: [], newAccounts: [], transfers: [], entries: [], holds: [], reversals: [] };
+  return { accounts: [], newAccounts: [], transfers: [], entries: [], holds: [], reversals: [], audit: [] };
 }
 
 export interface LedgerTx {

@@ -2,23 +2,462 @@
 // @generated from file aevon/audit/v1/audit.proto (package aevon.audit.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file aevon/audit/v1/audit.proto.
  */
 export const file_aevon_audit_v1_audit: GenFile = /*@__PURE__*/
-  fileDesc("ChphZXZvbi9hdWRpdC92MS9hdWRpdC5wcm90bxIOYWV2b24uYXVkaXQudjEyDgoMQXVkaXRTZXJ2aWNlYgZwcm90bzM");
+  fileDesc("ChphZXZvbi9hdWRpdC92MS9hdWRpdC5wcm90bxIOYWV2b24uYXVkaXQudjEimwIKCkF1ZGl0RXZlbnQSCgoCaWQYASABKAMSEAoIc2VxdWVuY2UYAiABKAMSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFYWN0b3IYBCABKAkSDgoGYWN0aW9uGAUgASgJEhUKDXJlc291cmNlX3R5cGUYBiABKAkSEwoLcmVzb3VyY2VfaWQYByABKAkSEgoKcmVxdWVzdF9pZBgIIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYCSABKAkSKAoHcGF5bG9hZBgKIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFQoNcHJldmlvdXNfaGFzaBgLIAEoCRIMCgRoYXNoGAwgASgJIo4BCg1BcHBlbmRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIOCgZhY3Rpb24YAiABKAkSFQoNcmVzb3VyY2VfdHlwZRgDIAEoCRITCgtyZXNvdXJjZV9pZBgEIAEoCRIoCgdwYXlsb2FkGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCI7Cg5BcHBlbmRSZXNwb25zZRIpCgVldmVudBgBIAEoCzIaLmFldm9uLmF1ZGl0LnYxLkF1ZGl0RXZlbnQiHQoPR2V0RXZlbnRSZXF1ZXN0EgoKAmlkGAEgASgDIj0KEEdldEV2ZW50UmVzcG9uc2USKQoFZXZlbnQYASABKAsyGi5hZXZvbi5hdWRpdC52MS5BdWRpdEV2ZW50IuMBChFMaXN0RXZlbnRzUmVxdWVzdBIVCg1yZXNvdXJjZV90eXBlGAEgASgJEhMKC3Jlc291cmNlX2lkGAIgASgJEg0KBWFjdG9yGAMgASgJEg4KBmFjdGlvbhgEIAEoCRIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAcgASgFEhIKCnBhZ2VfdG9rZW4YCCABKAkiWQoSTGlzdEV2ZW50c1Jlc3BvbnNlEioKBmV2ZW50cxgBIAMoCzIaLmFldm9uLmF1ZGl0LnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkAKElZlcmlmeUNoYWluUmVxdWVzdBIVCg1mcm9tX3NlcXVlbmNlGAEgASgDEhMKC3RvX3NlcXVlbmNlGAIgASgDIoUBChNWZXJpZnlDaGFpblJlc3BvbnNlEgoKAm9rGAEgASgIEg8KB2NoZWNrZWQYAiABKAMSHQoVZmlyc3RfYnJva2VuX3NlcXVlbmNlGAMgASgDEhAKCG1pc21hdGNoGAQgASgJEhAKCGV4cGVjdGVkGAUgASgJEg4KBmFjdHVhbBgGIAEoCSITChFDaGVja3BvaW50UmVxdWVzdCKdAQoSQ2hlY2twb2ludFJlc3BvbnNlEhAKCHNlcXVlbmNlGAEgASgDEgwKBGhhc2gYAiABKAkSLwoLc2VhbGVkX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDnVuc2VhbGVkX2NvdW50GAQgASgDEh4KFm9sZGVzdF91bnNlYWxlZF9hZ2VfbXMYBSABKAMyqAMKDEF1ZGl0U2VydmljZRJHCgZBcHBlbmQSHS5hZXZvbi5hdWRpdC52MS5BcHBlbmRSZXF1ZXN0Gh4uYWV2b24uYXVkaXQudjEuQXBwZW5kUmVzcG9uc2USTQoIR2V0RXZlbnQSHy5hZXZvbi5hdWRpdC52MS5HZXRFdmVudFJlcXVlc3QaIC5hZXZvbi5hdWRpdC52MS5HZXRFdmVudFJlc3BvbnNlElMKCkxpc3RFdmVudHMSIS5hZXZvbi5hdWRpdC52MS5MaXN0RXZlbnRzUmVxdWVzdBoiLmFldm9uLmF1ZGl0LnYxLkxpc3RFdmVudHNSZXNwb25zZRJWCgtWZXJpZnlDaGFpbhIiLmFldm9uLmF1ZGl0LnYxLlZlcmlmeUNoYWluUmVxdWVzdBojLmFldm9uLmF1ZGl0LnYxLlZlcmlmeUNoYWluUmVzcG9uc2USUwoKQ2hlY2twb2ludBIhLmFldm9uLmF1ZGl0LnYxLkNoZWNrcG9pbnRSZXF1ZXN0GiIuYWV2b24uYXVkaXQudjEuQ2hlY2twb2ludFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
- * The Aegis audit log: append-only, hash-chained, tamper-evident. Its RPCs
- * arrive with the audit work item; the service is declared now so that
- * reflection, health and routing already know it.
+ * @generated from message aevon.audit.v1.AuditEvent
+ */
+export type AuditEvent = Message<"aevon.audit.v1.AuditEvent"> & {
+  /**
+   * Assigned at append; increases with every event (may have gaps: rollbacks).
+   *
+   * @generated from field: int64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * Position in the sealed chain (1, 2, 3, … without gaps); 0 until sealed.
+   *
+   * @generated from field: int64 sequence = 2;
+   */
+  sequence: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 3;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * The calling service or principal (gRPC metadata `x-actor`).
+   *
+   * @generated from field: string actor = 4;
+   */
+  actor: string;
+
+  /**
+   * e.g. "ledger.transfer", "identity.user.delete".
+   *
+   * @generated from field: string action = 5;
+   */
+  action: string;
+
+  /**
+   * @generated from field: string resource_type = 6;
+   */
+  resourceType: string;
+
+  /**
+   * @generated from field: string resource_id = 7;
+   */
+  resourceId: string;
+
+  /**
+   * @generated from field: string request_id = 8;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string idempotency_key = 9;
+   */
+  idempotencyKey: string;
+
+  /**
+   * @generated from field: google.protobuf.Struct payload = 10;
+   */
+  payload?: JsonObject | undefined;
+
+  /**
+   * Hex SHA-256; empty until sealed.
+   *
+   * @generated from field: string previous_hash = 11;
+   */
+  previousHash: string;
+
+  /**
+   * @generated from field: string hash = 12;
+   */
+  hash: string;
+};
+
+/**
+ * Describes the message aevon.audit.v1.AuditEvent.
+ * Use `create(AuditEventSchema)` to create a new message.
+ */
+export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
+  messageDesc(file_aevon_audit_v1_audit, 0);
+
+/**
+ * @generated from message aevon.audit.v1.AppendRequest
+ */
+export type AppendRequest = Message<"aevon.audit.v1.AppendRequest"> & {
+  /**
+   * @generated from field: string idempotency_key = 1;
+   */
+  idempotencyKey: string;
+
+  /**
+   * 1 to 64 characters of [a-z0-9._-].
+   *
+   * @generated from field: string action = 2;
+   */
+  action: string;
+
+  /**
+   * @generated from field: string resource_type = 3;
+   */
+  resourceType: string;
+
+  /**
+   * @generated from field: string resource_id = 4;
+   */
+  resourceId: string;
+
+  /**
+   * At most 64 KiB as JSON. Do not put personal data here: the log can never forget it.
+   *
+   * @generated from field: google.protobuf.Struct payload = 5;
+   */
+  payload?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message aevon.audit.v1.AppendRequest.
+ * Use `create(AppendRequestSchema)` to create a new message.
+ */
+export const AppendRequestSchema: GenMessage<AppendRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_audit_v1_audit, 1);
+
+/**
+ * @generated from message aevon.audit.v1.AppendResponse
+ */
+export type AppendResponse = Message<"aevon.audit.v1.AppendResponse"> & {
+  /**
+   * @generated from field: aevon.audit.v1.AuditEvent event = 1;
+   */
+  event?: AuditEvent | undefined;
+};
+
+/**
+ * Describes the message aevon.audit.v1.AppendResponse.
+ * Use `create(AppendResponseSchema)` to create a new message.
+ */
+export const AppendResponseSchema: GenMessage<AppendResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_audit_v1_audit, 2);
+
+/**
+ * @generated from message aevon.audit.v1.GetEventRequest
+ */
+export type GetEventRequest = Message<"aevon.audit.v1.GetEventRequest"> & {
+  /**
+   * @generated from field: int64 id = 1;
+   */
+  id: bigint;
+};
+
+/**
+ * Describes the message aevon.audit.v1.GetEventRequest.
+ * Use `create(GetEventRequestSchema)` to create a new message.
+ */
+export const GetEventRequestSchema: GenMessage<GetEventRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_audit_v1_audit, 3);
+
+/**
+ * @generated from message aevon.audit.v1.GetEventResponse
+ */
+export type GetEventResponse = Message<"aevon.audit.v1.GetEventResponse"> & {
+  /**
+   * @generated from field: aevon.audit.v1.AuditEvent event = 1;
+   */
+  event?: AuditEvent | undefined;
+};
+
+/**
+ * Describes the message aevon.audit.v1.GetEventResponse.
+ * Use `create(GetEventResponseSchema)` to create a new message.
+ */
+export const GetEventResponseSchema: GenMessage<GetEventResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_audit_v1_audit, 4);
+
+/**
+ * @generated from message aevon.audit.v1.ListEventsRequest
+ */
+export type ListEventsRequest = Message<"aevon.audit.v1.ListEventsRequest"> & {
+  /**
+   * @generated from field: string resource_type = 1;
+   */
+  resourceType: string;
+
+  /**
+   * @generated from field: string resource_id = 2;
+   */
+  resourceId: string;
+
+  /**
+   * @generated from field: string actor = 3;
+   */
+  actor: string;
+
+  /**
+   * @generated from field: string action = 4;
+   */
+  action: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp start_time = 5;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp end_time = 6;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * 1 to 500; 0 means 50.
+   *
+   * @generated from field: int32 page_size = 7;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 8;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message aevon.audit.v1.ListEventsRequest.
+ * Use `create(ListEventsRequestSchema)` to create a new message.
+ */
+export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_audit_v1_audit, 5);
+
+/**
+ * @generated from message aevon.audit.v1.ListEventsResponse
+ */
+export type ListEventsResponse = Message<"aevon.audit.v1.ListEventsResponse"> & {
+  /**
+   * @generated from field: repeated aevon.audit.v1.AuditEvent events = 1;
+   */
+  events: AuditEvent[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message aevon.audit.v1.ListEventsResponse.
+ * Use `create(ListEventsResponseSchema)` to create a new message.
+ */
+export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_audit_v1_audit, 6);
+
+/**
+ * @generated from message aevon.audit.v1.VerifyChainRequest
+ */
+export type VerifyChainRequest = Message<"aevon.audit.v1.VerifyChainRequest"> & {
+  /**
+   * First sequence number to verify; 0 means 1. Its predecessor's stored hash is trusted.
+   *
+   * @generated from field: int64 from_sequence = 1;
+   */
+  fromSequence: bigint;
+
+  /**
+   * Last sequence number to verify; 0 means the head.
+   *
+   * @generated from field: int64 to_sequence = 2;
+   */
+  toSequence: bigint;
+};
+
+/**
+ * Describes the message aevon.audit.v1.VerifyChainRequest.
+ * Use `create(VerifyChainRequestSchema)` to create a new message.
+ */
+export const VerifyChainRequestSchema: GenMessage<VerifyChainRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_audit_v1_audit, 7);
+
+/**
+ * @generated from message aevon.audit.v1.VerifyChainResponse
+ */
+export type VerifyChainResponse = Message<"aevon.audit.v1.VerifyChainResponse"> & {
+  /**
+   * @generated from field: bool ok = 1;
+   */
+  ok: boolean;
+
+  /**
+   * How many sealed events were recomputed.
+   *
+   * @generated from field: int64 checked = 2;
+   */
+  checked: bigint;
+
+  /**
+   * When not ok: the first sequence number that does not verify.
+   *
+   * @generated from field: int64 first_broken_sequence = 3;
+   */
+  firstBrokenSequence: bigint;
+
+  /**
+   * What mismatched: "hash", "previous_hash", "missing_event", "sequence_gap".
+   *
+   * @generated from field: string mismatch = 4;
+   */
+  mismatch: string;
+
+  /**
+   * @generated from field: string expected = 5;
+   */
+  expected: string;
+
+  /**
+   * @generated from field: string actual = 6;
+   */
+  actual: string;
+};
+
+/**
+ * Describes the message aevon.audit.v1.VerifyChainResponse.
+ * Use `create(VerifyChainResponseSchema)` to create a new message.
+ */
+export const VerifyChainResponseSchema: GenMessage<VerifyChainResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_audit_v1_audit, 8);
+
+/**
+ * @generated from message aevon.audit.v1.CheckpointRequest
+ */
+export type CheckpointRequest = Message<"aevon.audit.v1.CheckpointRequest"> & {
+};
+
+/**
+ * Describes the message aevon.audit.v1.CheckpointRequest.
+ * Use `create(CheckpointRequestSchema)` to create a new message.
+ */
+export const CheckpointRequestSchema: GenMessage<CheckpointRequest> = /*@__PURE__*/
+  messageDesc(file_aevon_audit_v1_audit, 9);
+
+/**
+ * @generated from message aevon.audit.v1.CheckpointResponse
+ */
+export type CheckpointResponse = Message<"aevon.audit.v1.CheckpointResponse"> & {
+  /**
+   * Head of the sealed chain (0 and the zero hash when empty).
+   *
+   * @generated from field: int64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * @generated from field: string hash = 2;
+   */
+  hash: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp sealed_time = 3;
+   */
+  sealedTime?: Timestamp | undefined;
+
+  /**
+   * Events committed but not yet sealed, and the age of the oldest (the seal delay).
+   *
+   * @generated from field: int64 unsealed_count = 4;
+   */
+  unsealedCount: bigint;
+
+  /**
+   * @generated from field: int64 oldest_unsealed_age_ms = 5;
+   */
+  oldestUnsealedAgeMs: bigint;
+};
+
+/**
+ * Describes the message aevon.audit.v1.CheckpointResponse.
+ * Use `create(CheckpointResponseSchema)` to create a new message.
+ */
+export const CheckpointResponseSchema: GenMessage<CheckpointResponse> = /*@__PURE__*/
+  messageDesc(file_aevon_audit_v1_audit, 10);
+
+/**
+ * The Aegis audit log: append-only (PostgreSQL triggers refuse UPDATE,
+ * DELETE and TRUNCATE), hash-chained and tamper-evident.
+ *
+ * Every identity and ledger mutation appends its event in the same
+ * transaction as the change. Events are sealed into the chain shortly after
+ * commit by a single sealer: the n-th sealed event gets `sequence` n and
+ *
+ *   hash_n = SHA-256(hash_{n-1} || canonical_json(event_n))     hash_0 = 32 zero bytes
+ *
+ * where canonical_json is documented in docs/AUDIT_CHAIN.md, so a third
+ * party can verify the chain from an export.
  *
  * @generated from service aevon.audit.v1.AuditService
  */
 export const AuditService: GenService<{
+  /**
+   * Appends a security event of the caller's own (e.g. from Aegis).
+   *
+   * @generated from rpc aevon.audit.v1.AuditService.Append
+   */
+  append: {
+    methodKind: "unary";
+    input: typeof AppendRequestSchema;
+    output: typeof AppendResponseSchema;
+  },
+  /**
+   * Returns one event by id.
+   *
+   * @generated from rpc aevon.audit.v1.AuditService.GetEvent
+   */
+  getEvent: {
+    methodKind: "unary";
+    input: typeof GetEventRequestSchema;
+    output: typeof GetEventResponseSchema;
+  },
+  /**
+   * Lists events, filtered by resource, actor, action and time; oldest first.
+   *
+   * @generated from rpc aevon.audit.v1.AuditService.ListEvents
+   */
+  listEvents: {
+    methodKind: "unary";
+    input: typeof ListEventsRequestSchema;
+    output: typeof ListEventsResponseSchema;
+  },
+  /**
+   * Recomputes the chain over a range of sequence numbers (or all of it).
+   *
+   * @generated from rpc aevon.audit.v1.AuditService.VerifyChain
+   */
+  verifyChain: {
+    methodKind: "unary";
+    input: typeof VerifyChainRequestSchema;
+    output: typeof VerifyChainResponseSchema;
+  },
+  /**
+   * The head of the sealed chain, to store elsewhere and compare later.
+   *
+   * @generated from rpc aevon.audit.v1.AuditService.Checkpoint
+   */
+  checkpoint: {
+    methodKind: "unary";
+    input: typeof CheckpointRequestSchema;
+    output: typeof CheckpointResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_aevon_audit_v1_audit, 0);
 

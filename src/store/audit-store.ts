@@ -1,0 +1,169 @@
+/**
+ * The audit log's storage. Events are appended by the mutations themselves
+ * (the ledger's write statement); this store reads them, seals them into the
+ * hash chain and answers the verifier.
+ */
+import type { Logger } from "pino";
+import type { AuditFilter, AuditStore, ChainLink } from "../domain/audit/ports.js";
+import type { AuditEvent, AuditPayload } from "../domain/audit/types.js";
+import type { AuditEvent as PrismaAuditEvent, AuditSeal as PrismaAuditSeal } from "../generated/prisma/client.js";
+import type { Db } from "../lib/prisma.js";
+import { emptyWriteSet } from "../domain/ledger/ports.js";
+import { PrismaLedgerTx, translateLedgerError } from "./ledger-store.js";
+import { runTransaction, type RetryPolicy } from "./transaction.js";
+
+/** One sealer at a time, across every instance of the service. */
+const SEALER_LOCK_ID = 0x41_45_47_49; // "AEGI"
+
+const ZERO = new Uint8Array(32);
+
+function eventOf(e: PrismaAuditEvent & { seal?: PrismaAuditSeal | null }): AuditEvent {
+  return {
+    id: e.id,
+    occurredAt: e.occurredAt,
+    actor: e.actor,
+    action: e.action,
+    resourceType: e.resourceType,
+    resourceId: e.resourceId,
+    requestId: e.requestId,
+    idempotencyKey: e.idempotencyKey,
+    payload: e.payload as AuditPayload,
+    seal: e.seal ? { seq: e.seal.seq, prevHash: e.seal.prevHash, hash: e.seal.hash, sealedAt: e.seal.sealedAt } : null,
+  };
+}
+
+export interface AuditStoreOptions {
+  retry?: RetryPolicy;
+  logger?: Logger;
+  /**
+   * How far back the sealer looks for events that committed late: at least
+   * twice the longest transaction. Default 60 s.
+   */
+  sealHorizonMs?: number;
+}
+
+export function createAuditStore(db: Db, options: AuditStoreOptions = {}): AuditStore {
+  const horizonMs = options.sealHorizonMs ?? 60_000;
+  const include = { seal: true } as const;
+  return {
+    append(claim, entry, reply) {
+      return runTransaction(
+        db,
+        async (tx) => {
+          const ledgerTx = new PrismaLedgerTx(tx);
+          const claimed = await ledgerTx.claim(claim);
+          if (claimed.kind === "replay") return { replay: claimed.response };
+          const row = await tx.auditEvent.create({
+            data: {
+              occurredAt: claimed.now,
+              actor: entry.actor,
+              action: entry.action,
+              resourceType: entry.resourceType,
+              resourceId: entry.resourceId,
+              requestId: entry.requestId,
+              idempotencyKey: entry.idempotencyKey,
+              payload: entry.payload,
+            },
+          });
+          const event = eventOf(row);
+          await ledgerTx.write(emptyWriteSet(), { claim, response: reply(event) });
+          return { event };
+        },
+        { ...options, translate: translateLedgerError },
+      );
+    },
+
+    async findEvent(id) {
+      const row = await db.auditEvent.findUnique({ where: { id }, include });
+      return row && eventOf(row);
+    },
+
+    async listEvents(filter: AuditFilter, limit, afterId) {
+      const rows = await db.auditEvent.findMany({
+        where: {
+          ...(filter.resourceType ? { resourceType: filter.resourceType } : {}),
+          ...(filter.resourceId ? { resourceId: filter.resourceId } : {}),
+          ...(filter.actor ? { actor: filter.actor } : {}),
+          ...(filter.action ? { action: filter.action } : {}),
+          ...(filter.start || filter.end ? { occurredAt: { ...(filter.start ? { gte: filter.start } : {}), ...(filter.end ? { lt: filter.end } : {}) } } : {}),
+          ...(afterId !== null ? { id: { gt: afterId } } : {}),
+        },
+        orderBy: { id: "asc" },
+        take: limit,
+        include,
+      });
+      return rows.map(eventOf);
+    },
+
+    seal(limit, hash) {
+      return runTransaction(
+        db,
+        async (tx) => {
+          await tx.$executeRawUnsafe("SELECT pg_advisory_xact_lock($1)", SEALER_LOCK_ID);
+          const last = await tx.auditSeal.findFirst({ orderBy: { seq: "desc" } });
+          // Events below the watermark committed (or rolled back) long ago and are all sealed;
+          // above it, an event that committed late (a lower id than sealed ones) is still found.
+          const rows = await tx.$queryRawUnsafe<{ id: bigint }[]>(
+            `SELECT e.id FROM audit_events e
+             WHERE e.id > coalesce((SELECT s.event_id FROM audit_seals s
+                                    WHERE s.sealed_at < now() - make_interval(secs => $1::float8 / 1000)
+                                    ORDER BY s.sealed_at DESC LIMIT 1), 0)
+               AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_id = e.id)
+             ORDER BY e.id LIMIT $2`,
+            horizonMs,
+            limit,
+          );
+          if (rows.length === 0) return 0;
+          const events = await tx.auditEvent.findMany({ where: { id: { in: rows.map((r) => r.id) } }, orderBy: { id: "asc" } });
+          let prev: Uint8Array = last?.hash ?? ZERO;
+          let seq = last?.seq ?? 0n;
+          const sealedAt = new Date();
+          const seals = events.map((e) => {
+            seq += 1n;
+            const h = hash(prev, eventOf(e), seq);
+            const seal = { seq, eventId: e.id, prevHash: Buffer.from(prev), hash: Buffer.from(h), sealedAt };
+            prev = h;
+            return seal;
+          });
+          await tx.auditSeal.createMany({ data: seals });
+          return seals.length;
+        },
+        options,
+      );
+    },
+
+    async readChain(fromSeq, toSeq, limit): Promise<ChainLink[]> {
+      const seals = await db.auditSeal.findMany({
+        where: { seq: { gte: fromSeq, ...(toSeq > 0n ? { lte: toSeq } : {}) } },
+        orderBy: { seq: "asc" },
+        take: limit,
+      });
+      const events = new Map(
+        (await db.auditEvent.findMany({ where: { id: { in: seals.map((s) => s.eventId) } } })).map((e) => [e.id, eventOf(e)]),
+      );
+      return seals.map((s) => ({ seq: s.seq, eventId: s.eventId, prevHash: s.prevHash, hash: s.hash, event: events.get(s.eventId) ?? null }));
+    },
+
+    async sealAt(seq) {
+      const seal = await db.auditSeal.findUnique({ where: { seq } });
+      return seal && { seq: seal.seq, hash: seal.hash, sealedAt: seal.sealedAt };
+    },
+
+    async head() {
+      const last = await db.auditSeal.findFirst({ orderBy: { seq: "desc" } });
+      return last ? { seq: last.seq, hash: last.hash, sealedAt: last.sealedAt } : { seq: 0n, hash: ZERO, sealedAt: null };
+    },
+
+    async unsealed() {
+      const [row] = await db.$queryRawUnsafe<{ count: bigint; oldest: Date | null }[]>(
+        `SELECT count(*) AS count, min(e.occurred_at) AS oldest FROM audit_events e
+         WHERE e.id > coalesce((SELECT s.event_id FROM audit_seals s
+                                WHERE s.sealed_at < now() - make_interval(secs => $1::float8 / 1000)
+                                ORDER BY s.sealed_at DESC LIMIT 1), 0)
+           AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_id = e.id)`,
+        horizonMs,
+      );
+      return { count: row?.count ?? 0n, oldest: row?.oldest ?? null };
+    },
+  };
+}
