@@ -17,6 +17,47 @@ const SEALER_LOCK_ID = 0x41_45_47_49; // "AEGI"
 
 const ZERO = new Uint8Array(32);
 
+/**
+ * Committed events not yet sealed, oldest id first. Events below the
+ * watermark committed (or rolled back) long ago and are all sealed; above
+ * it, an event that committed late (a lower id than sealed ones) is found.
+ */
+const UNSEALED_WHERE = `
+  e.id > coalesce((SELECT s.event_id FROM audit_seals s
+                   WHERE s.sealed_at < now() - make_interval(secs => $1::float8 / 1000)
+                   ORDER BY s.sealed_at DESC LIMIT 1), 0)
+  AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_id = e.id)`;
+
+const UNSEALED_SQL = `
+  SELECT e.id, e.occurred_at, e.actor, e.action, e.resource_type, e.resource_id, e.request_id, e.idempotency_key, e.payload
+  FROM audit_events e WHERE ${UNSEALED_WHERE} ORDER BY e.id LIMIT $2`;
+
+interface EventRow {
+  id: bigint;
+  occurred_at: Date;
+  actor: string;
+  action: string;
+  resource_type: string;
+  resource_id: string;
+  request_id: string;
+  idempotency_key: string | null;
+  payload: AuditPayload;
+}
+
+function eventOfRow(r: EventRow): Omit<AuditEvent, "seal"> {
+  return {
+    id: r.id,
+    occurredAt: r.occurred_at,
+    actor: r.actor,
+    action: r.action,
+    resourceType: r.resource_type,
+    resourceId: r.resource_id,
+    requestId: r.request_id,
+    idempotencyKey: r.idempotency_key,
+    payload: r.payload,
+  };
+}
+
 function eventOf(e: PrismaAuditEvent & { seal?: PrismaAuditSeal | null }): AuditEvent {
   return {
     id: e.id,
@@ -103,30 +144,34 @@ export function createAuditStore(db: Db, options: AuditStoreOptions = {}): Audit
           const last = await tx.auditSeal.findFirst({ orderBy: { seq: "desc" } });
           // Events below the watermark committed (or rolled back) long ago and are all sealed;
           // above it, an event that committed late (a lower id than sealed ones) is still found.
-          const rows = await tx.$queryRawUnsafe<{ id: bigint }[]>(
-            `SELECT e.id FROM audit_events e
-             WHERE e.id > coalesce((SELECT s.event_id FROM audit_seals s
-                                    WHERE s.sealed_at < now() - make_interval(secs => $1::float8 / 1000)
-                                    ORDER BY s.sealed_at DESC LIMIT 1), 0)
-               AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_id = e.id)
-             ORDER BY e.id LIMIT $2`,
-            horizonMs,
-            limit,
-          );
+          const rows = await tx.$queryRawUnsafe<EventRow[]>(UNSEALED_SQL, horizonMs, limit);
           if (rows.length === 0) return 0;
-          const events = await tx.auditEvent.findMany({ where: { id: { in: rows.map((r) => r.id) } }, orderBy: { id: "asc" } });
           let prev: Uint8Array = last?.hash ?? ZERO;
           let seq = last?.seq ?? 0n;
-          const sealedAt = new Date();
-          const seals = events.map((e) => {
+          const seqs: string[] = [];
+          const eventIds: string[] = [];
+          const prevHashes: string[] = [];
+          const hashes: string[] = [];
+          for (const row of rows) {
             seq += 1n;
-            const h = hash(prev, eventOf(e), seq);
-            const seal = { seq, eventId: e.id, prevHash: Buffer.from(prev), hash: Buffer.from(h), sealedAt };
+            const h = hash(prev, eventOfRow(row), seq);
+            seqs.push(seq.toString());
+            eventIds.push(row.id.toString());
+            prevHashes.push(Buffer.from(prev).toString("hex"));
+            hashes.push(Buffer.from(h).toString("hex"));
             prev = h;
-            return seal;
-          });
-          await tx.auditSeal.createMany({ data: seals });
-          return seals.length;
+          }
+          // One statement for the batch; hex text arrays keep the parameters cheap to encode.
+          await tx.$executeRawUnsafe(
+            `INSERT INTO audit_seals (seq, event_id, prev_hash, hash, sealed_at)
+             SELECT s, e, decode(p, 'hex'), decode(h, 'hex'), now()
+             FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS t(s, e, p, h)`,
+            seqs,
+            eventIds,
+            prevHashes,
+            hashes,
+          );
+          return rows.length;
         },
         options,
       );
@@ -156,11 +201,7 @@ export function createAuditStore(db: Db, options: AuditStoreOptions = {}): Audit
 
     async unsealed() {
       const [row] = await db.$queryRawUnsafe<{ count: bigint; oldest: Date | null }[]>(
-        `SELECT count(*) AS count, min(e.occurred_at) AS oldest FROM audit_events e
-         WHERE e.id > coalesce((SELECT s.event_id FROM audit_seals s
-                                WHERE s.sealed_at < now() - make_interval(secs => $1::float8 / 1000)
-                                ORDER BY s.sealed_at DESC LIMIT 1), 0)
-           AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_id = e.id)`,
+        `SELECT count(*) AS count, min(e.occurred_at) AS oldest FROM audit_events e WHERE ${UNSEALED_WHERE}`,
         horizonMs,
       );
       return { count: row?.count ?? 0n, oldest: row?.oldest ?? null };

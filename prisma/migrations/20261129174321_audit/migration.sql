@@ -28,12 +28,6 @@ CREATE TABLE "audit_seals" (
 CREATE INDEX "audit_events_resource_type_resource_id_id_idx" ON "audit_events"("resource_type", "resource_id", "id");
 
 -- CreateIndex
-CREATE INDEX "audit_events_actor_id_idx" ON "audit_events"("actor", "id");
-
--- CreateIndex
-CREATE INDEX "audit_events_action_id_idx" ON "audit_events"("action", "id");
-
--- CreateIndex
 CREATE INDEX "audit_events_occurred_at_idx" ON "audit_events"("occurred_at");
 
 -- CreateIndex
