@@ -32,6 +32,7 @@ describe("CreateUser atomicity", () => {
     const users = await ctx.server.database.sql<{ n: number }>("SELECT count(*)::int AS n FROM users WHERE handle = $1", [handle]);
     const wallets = await ctx.server.database.sql<{ n: number }>("SELECT count(*)::int AS n FROM accounts WHERE currency_code = 'XTS'");
     const keys = await ctx.server.database.sql<{ n: number }>("SELECT count(*)::int AS n FROM idempotency_keys WHERE scope = 'identity.CreateUser'");
-    expect([users.rows[0]?.n, wallets.rows[0]?.n, keys.rows[0]?.n]).toEqual([0, 0, 0]);
+    const events = await ctx.server.database.sql<{ n: number }>("SELECT count(*)::int AS n FROM audit_events WHERE action = 'identity.user.create'");
+    expect([users.rows[0]?.n, wallets.rows[0]?.n, keys.rows[0]?.n, events.rows[0]?.n]).toEqual([0, 0, 0, 0]);
   });
 });
