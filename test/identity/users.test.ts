@@ -1,23 +1,15 @@
 /** IdentityService through a real gRPC client against real PostgreSQL. */
 import { randomUUID } from "node:crypto";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { UserStatus } from "../../src/gen/aevon/identity/v1/identity_pb.js";
 import { AccountStatus } from "../../src/gen/aevon/ledger/v1/ledger_pb.js";
-import { expectFailure, fundedAccount, identityClient, key, reasonOf, useLedgerServer } from "../support/ledger.js";
+import { expectFailure, fundedAccount, identityClient, key, reasonOf, useLedgerServer, settle } from "../support/ledger.js";
 
 const ctx = useLedgerServer();
 const identity = () => identityClient(ctx.client);
 const handle = (prefix = "u") => `${prefix}${randomUUID().replaceAll("-", "").slice(0, 16)}`;
-
-async function settle<T>(calls: Promise<T>[]) {
-  const results = await Promise.allSettled(calls);
-  return {
-    ok: results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : [])),
-    failed: results.flatMap((r) => (r.status === "rejected" ? [ConnectError.from(r.reason)] : [])),
-  };
-}
 
 describe("CreateUser", () => {
   it("registers a user with its default wallet (zero balance) in one go", async () => {

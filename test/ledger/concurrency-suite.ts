@@ -4,7 +4,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { balanceOf, fundedAccount, issuance, key, useLedgerServer, reasonOf, userAccount } from "../support/ledger.js";
+import { balanceOf, fundedAccount, issuance, key, useLedgerServer, reasonOf, userAccount, settle } from "../support/ledger.js";
 
 /**
  * The concurrency suite, run by two files: with group commit (the default)
@@ -13,14 +13,6 @@ import { balanceOf, fundedAccount, issuance, key, useLedgerServer, reasonOf, use
  */
 export function concurrencySuite(env: Record<string, string>): void {
 const ctx = useLedgerServer({ DB_POOL_MAX: "10", ...env });
-
-async function settle<T>(calls: Promise<T>[]) {
-  const results = await Promise.allSettled(calls);
-  return {
-    ok: results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : [])),
-    failed: results.flatMap((r) => (r.status === "rejected" ? [ConnectError.from(r.reason)] : [])),
-  };
-}
 
 describe("double spend", () => {
   it("lets exactly k of 200 concurrent transfers through when the balance covers k", async () => {

@@ -105,6 +105,15 @@ export async function rejection(call: Promise<unknown>): Promise<ConnectError> {
   throw new Error("expected the call to fail, it succeeded");
 }
 
+/** Awaits concurrent calls; splits replies from failures (as ConnectErrors). */
+export async function settle<T>(calls: Promise<T>[]) {
+  const results = await Promise.allSettled(calls);
+  return {
+    ok: results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : [])),
+    failed: results.flatMap((r) => (r.status === "rejected" ? [ConnectError.from(r.reason)] : [])),
+  };
+}
+
 /** The stable machine-readable reason of a failure (google.rpc.ErrorInfo.reason). */
 export function reasonOf(error: ConnectError): string | undefined {
   return error.findDetails(ErrorInfoSchema)[0]?.reason;
