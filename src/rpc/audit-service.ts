@@ -6,7 +6,7 @@ import { hex } from "../domain/audit/chain.js";
 import type { AuditEvent, AuditPayload } from "../domain/audit/types.js";
 import { AppendRequestSchema, AppendResponseSchema, AuditService, type AuditEventSchema } from "../gen/aevon/audit/v1/audit_pb.js";
 import { idempotentCall } from "./idempotency.js";
-import { dateOf, ts } from "./ledger-mapping.js";
+import { dateOf, ts } from "./time.js";
 
 export function eventToProto(e: AuditEvent): MessageInitShape<typeof AuditEventSchema> {
   return {

@@ -22,7 +22,7 @@ import {
   type UserSchema,
 } from "../gen/aevon/identity/v1/identity_pb.js";
 import { idempotentCall } from "./idempotency.js";
-import { dateOf, ts } from "./ledger-mapping.js";
+import { dateOf, ts } from "./time.js";
 
 const STATUS_TO_PROTO: Record<UserStatus, PbUserStatus> = {
   ACTIVE: PbUserStatus.ACTIVE,

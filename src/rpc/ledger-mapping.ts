@@ -1,7 +1,7 @@
 /** Protobuf ⇄ ledger domain. Pure data mapping; no rules live here. */
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { invalidArgument } from "../domain/errors.js";
+import { ts } from "./time.js";
 import type { Balances } from "../domain/ledger/ledger.js";
 import type { Account, AccountStatus, Entry, Hold, HoldStatus, Owner, SystemRole, Transfer, TransferKind } from "../domain/ledger/types.js";
 import {
@@ -65,8 +65,6 @@ const HOLD_STATUS_TO_PROTO: Record<HoldStatus, PbHoldStatus> = {
   EXPIRED: PbHoldStatus.EXPIRED,
 };
 
-export const ts = (date: Date): Timestamp => timestampFromDate(date);
-export const dateOf = (t: Timestamp | undefined): Date | undefined => (t ? timestampDate(t) : undefined);
 
 function balanceOf(a: { posted: bigint; pendingDebit: bigint; pendingCredit: bigint }): MessageInitShape<typeof BalanceSchema> {
   return { posted: a.posted, pendingDebits: a.pendingDebit, pendingCredits: a.pendingCredit, available: a.posted - a.pendingDebit };

@@ -32,13 +32,13 @@ import { idempotentCall } from "./idempotency.js";
 import {
   accountToProto,
   balancesToProto,
-  dateOf,
   entryToProto,
   holdToProto,
   ownerFromProto,
   statusFromProto,
   transferToProto,
 } from "./ledger-mapping.js";
+import { dateOf } from "./time.js";
 
 export interface LedgerDeps {
   currencies: CurrencyService;

@@ -108,9 +108,10 @@ function unaryHandler(entry: ImplementedService, method: DescMethod, options: Se
     });
     context.requestHeader.set(REQUEST_ID_HEADER, requestId);
     const finish = (code: Code | 0, response: unknown, error?: ConnectError) => {
+      const peer = call.getPeer();
       if (cancelled.signal.aborted) {
         // The client is gone; grpc-js already ended the call.
-        logCall(logger, { protocol: "grpc", method: path, code: Code.Canceled, startedAtNs, requestId, peer: call.getPeer() });
+        logCall(logger, { protocol: "grpc", method: path, code: Code.Canceled, startedAtNs, requestId, peer });
         return;
       }
       const trailer = new grpc.Metadata();
@@ -122,7 +123,7 @@ function unaryHandler(entry: ImplementedService, method: DescMethod, options: Se
       } else {
         callback(null, response, trailer);
       }
-      logCall(logger, { protocol: "grpc", method: path, code, startedAtNs, requestId, peer: call.getPeer(), message: error?.rawMessage });
+      logCall(logger, { protocol: "grpc", method: path, code, startedAtNs, requestId, peer, message: error?.rawMessage });
     };
     // Answer DEADLINE_EXCEEDED as soon as the (capped) deadline passes, even
     // if the handler is still waiting on the database.
