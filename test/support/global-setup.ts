@@ -40,11 +40,25 @@ export function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
-let embedded: EmbeddedDatabase | undefined;
-let embeddedDir: string | undefined;
+interface SharedDatabase {
+  adminUrl: string;
+  templateDatabase: string;
+  embedded?: EmbeddedDatabase;
+  embeddedDir?: string;
+}
 
-export default async function setup(project: TestProject) {
+/**
+ * Vitest runs the global setup once per project (and once more for the root),
+ * in one process but from separate module instances. The database and the
+ * template are made once, kept on globalThis, and shared; the last teardown
+ * removes them.
+ */
+const registry = globalThis as typeof globalThis & { lorTestDatabase?: { shared: Promise<SharedDatabase>; holders: number } };
+
+async function startSharedDatabase(): Promise<SharedDatabase> {
   let adminUrl: string;
+  let embedded: EmbeddedDatabase | undefined;
+  let embeddedDir: string | undefined;
   const given = process.env.DATABASE_URL;
   if (given && /^postgres(ql)?:\/\//.test(given)) {
     adminUrl = given;
@@ -62,21 +76,34 @@ export default async function setup(project: TestProject) {
   await admin.query(`CREATE DATABASE ${templateDatabase}`);
   await admin.end();
   await applyPendingMigrations(withDatabase(adminUrl, templateDatabase));
+  return { adminUrl, templateDatabase, embedded, embeddedDir };
+}
 
-  project.provide("adminUrl", adminUrl);
-  project.provide("templateDatabase", templateDatabase);
-  project.provide("databaseSource", embedded ? "embedded" : "direct");
+async function stopSharedDatabase({ adminUrl, templateDatabase, embedded, embeddedDir }: SharedDatabase): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  const { rows } = await client.query<{ datname: string }>(
+    "SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2",
+    [templateDatabase, `lor_t_${process.pid}_%`],
+  );
+  for (const { datname } of rows) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+  await client.end();
+  await embedded?.stop();
+  if (embeddedDir) await rm(embeddedDir, { recursive: true, force: true });
+}
 
+export default async function setup(project: TestProject) {
+  const entry = (registry.lorTestDatabase ??= { shared: startSharedDatabase(), holders: 0 });
+  entry.holders += 1;
+  const database = await entry.shared;
+  project.provide("adminUrl", database.adminUrl);
+  project.provide("templateDatabase", database.templateDatabase);
+  project.provide("databaseSource", database.embedded ? "embedded" : "direct");
   return async () => {
-    const client = new pg.Client({ connectionString: adminUrl });
-    await client.connect();
-    const { rows } = await client.query<{ datname: string }>(
-      "SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE $2",
-      [templateDatabase, `lor_t_${process.pid}_%`],
-    );
-    for (const { datname } of rows) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
-    await client.end();
-    await embedded?.stop();
-    if (embeddedDir) await rm(embeddedDir, { recursive: true, force: true });
+    entry.holders -= 1;
+    if (entry.holders === 0) {
+      delete registry.lorTestDatabase;
+      await stopSharedDatabase(database);
+    }
   };
 }

@@ -7,7 +7,7 @@ import { IdentityService } from "../../src/gen/aevon/identity/v1/identity_pb.js"
 import { AccountStatus, LedgerService, SystemAccount, type Account } from "../../src/gen/aevon/ledger/v1/ledger_pb.js";
 import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import type { TestDatabase } from "./db.js";
-import { startTestServer, type TestServer } from "./server.js";
+import { startTestServer, type DatabasePath, type TestServer } from "./server.js";
 
 export type LedgerClient = Client<typeof LedgerService>;
 export type IdentityClient = Client<typeof IdentityService>;
@@ -38,10 +38,10 @@ export async function newUserId(ledger: LedgerClient): Promise<string> {
  * a client, and the books-balance check after every test. Returns a holder
  * whose fields are set once `beforeAll` has run.
  */
-export function useLedgerServer(env: Record<string, string> = {}): { server: TestServer; client: LedgerClient } {
+export function useLedgerServer(env: Record<string, string> = {}, path?: DatabasePath): { server: TestServer; client: LedgerClient } {
   const context = {} as { server: TestServer; client: LedgerClient };
   beforeAll(async () => {
-    context.server = await startTestServer(env);
+    context.server = await startTestServer(env, undefined, path);
     context.client = ledgerClient(context.server);
   });
   afterAll(async () => {
