@@ -8,7 +8,10 @@
 import pg from "pg";
 import { randomUUID } from "node:crypto";
 import { applyPendingMigrations } from "../src/db/migrations.js";
+import { pino } from "pino";
+import { loadConfig } from "../src/lib/config.js";
 import { createPrisma } from "../src/lib/prisma.js";
+import { buildCachePolicy } from "../src/server/app.js";
 import { Ledger } from "../src/domain/ledger/ledger.js";
 import { createLedgerStore, PrismaLedgerTx } from "../src/store/ledger-store.js";
 const acc: Record<string, number> = {};
@@ -23,7 +26,7 @@ const url = Object.assign(new URL(adminUrl), { pathname: `/${name}` }).toString(
 try {
 await applyPendingMigrations(url);
 const db = createPrisma({ url });
-const ledger = new Ledger(createLedgerStore(db));
+const ledger = new Ledger(createLedgerStore(db, { cache: buildCachePolicy(db, loadConfig({ DATABASE_URL: url }), pino({ level: "silent" })) }));
 const idem = (k: string) => ({ claim: { scope: "t", key: k, requestHash: new Uint8Array(32) }, encode: () => new Uint8Array(10), context: { actor: "bench", requestId: "" } });
 const open = async () => (await ledger.createAccount({ owner: { type: "USER", id: randomUUID() }, currency: "USD", label: "", isDefault: false }, idem(randomUUID()))).result!;
 const a = await open(); const b = await open();

@@ -25,6 +25,8 @@ export const ErrorReason = {
   AMOUNT_OVERFLOW: "AMOUNT_OVERFLOW",
   /** The database (or another dependency) is not reachable right now. */
   UNAVAILABLE: "UNAVAILABLE",
+  /** The database did not finish in time (statement, transaction or Accelerate query limit). Retryable. */
+  DATABASE_TIMEOUT: "DATABASE_TIMEOUT",
 } as const;
 
 export type ErrorReasonName = (typeof ErrorReason)[keyof typeof ErrorReason] | (string & {});

@@ -72,11 +72,54 @@ export interface Config {
   auditSealBatch: number;
   /** Currency of the default wallet opened with every new user. Default AEV, the ΛΞVON token. */
   defaultWalletCurrency: string;
+  /**
+   * How long each kind of cacheable read may be served from Accelerate's
+   * cache (src/store/cache-policy.ts has the table). Seconds; a ttl of 0
+   * turns that kind off.
+   */
+  cacheLifetimes: CacheLifetimes;
+  /** Bound on the cache invalidation after a write (all its calls). Default 2000 ms. */
+  cacheInvalidateTimeoutMs: number;
+  /**
+   * Age past which no open transaction can still write history stamped
+   * before it: max(60 s, 2 × the transaction timeout). Settled history may be
+   * cached for good, and the audit sealer waits this long for late commits.
+   */
+  settleHorizonMs: number;
   /** pino level. Default `info`. */
   logLevel: string;
 }
 
 type Env = Record<string, string | undefined>;
+
+/** A cache lifetime: fresh for `ttlSeconds`, then served stale for `swrSeconds` while it is refreshed. */
+export interface CacheLifetime {
+  ttlSeconds: number;
+  swrSeconds: number;
+}
+
+/** Lifetimes of cached reads by kind (src/store/cache-policy.ts says which read is which kind). */
+export interface CacheLifetimes {
+  /** User profiles (EVENTUAL). Default 60 s + 60 s: profiles change rarely, and every change invalidates. */
+  profile: CacheLifetime;
+  /** Accounts and current balances (EVENTUAL). Default 1 s + 1 s: transfers do not invalidate, so it stays short. */
+  balance: CacheLifetime;
+  /** Transfers by id (EVENTUAL). Default 60 s + 60 s: immutable but for reversals, which invalidate. */
+  transfer: CacheLifetime;
+  /** Currencies. Default 300 s + 3600 s: they change only by migration. */
+  reference: CacheLifetime;
+  /** Settled history (balances as of a time, closed entry pages). Default 86400 s + 0: it cannot change. */
+  final: CacheLifetime;
+}
+
+const DAY_SECONDS = 86_400;
+
+function lifetimeFromEnv(env: Env, kind: string, ttlSeconds: number, swrSeconds: number) {
+  return {
+    ttlSeconds: intFromEnv(env, `CACHE_${kind}_TTL_SECONDS`, ttlSeconds, 0, 30 * DAY_SECONDS),
+    swrSeconds: intFromEnv(env, `CACHE_${kind}_SWR_SECONDS`, swrSeconds, 0, 30 * DAY_SECONDS),
+  };
+}
 
 function intFromEnv(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -111,6 +154,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new Error("DIRECT_DATABASE_URL must be a postgres:// or postgresql:// URL");
   }
   const MINUTE_MS = 60_000;
+  const dbTransactionTimeoutMs = intFromEnv(env, "DB_TRANSACTION_TIMEOUT_MS", 15_000, 100, 10 * MINUTE_MS);
   return {
     host: env.HOST || "0.0.0.0",
     grpcPort: intFromEnv(env, "PORT", 50051, 0, 65535),
@@ -122,7 +166,7 @@ export function loadConfig(env: Env = process.env): Config {
     embeddedPort: intFromEnv(env, "EMBEDDED_PG_PORT", 54329, 1, 65535),
     dbPoolMax: intFromEnv(env, "DB_POOL_MAX", 10, 1, 1000),
     dbStatementTimeoutMs: intFromEnv(env, "DB_STATEMENT_TIMEOUT_MS", 10_000, 0, 10 * MINUTE_MS),
-    dbTransactionTimeoutMs: intFromEnv(env, "DB_TRANSACTION_TIMEOUT_MS", 15_000, 100, 10 * MINUTE_MS),
+    dbTransactionTimeoutMs,
     dbTransactionMaxWaitMs: intFromEnv(env, "DB_TRANSACTION_MAX_WAIT_MS", 5_000, 10, MINUTE_MS),
     migrateOnStart: boolFromEnv(env, "MIGRATE_ON_START", true),
     maxReceiveMessageBytes: intFromEnv(env, "MAX_RECEIVE_MESSAGE_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
@@ -142,6 +186,15 @@ export function loadConfig(env: Env = process.env): Config {
     auditSealIntervalMs: intFromEnv(env, "AUDIT_SEAL_INTERVAL_MS", 100, 10, MINUTE_MS),
     auditSealBatch: intFromEnv(env, "AUDIT_SEAL_BATCH", 1000, 1, 100_000),
     defaultWalletCurrency: env.DEFAULT_WALLET_CURRENCY || "AEV",
+    cacheLifetimes: {
+      profile: lifetimeFromEnv(env, "PROFILE", 60, 60),
+      balance: lifetimeFromEnv(env, "BALANCE", 1, 1),
+      transfer: lifetimeFromEnv(env, "TRANSFER", 60, 60),
+      reference: lifetimeFromEnv(env, "REFERENCE", 300, 3600),
+      final: lifetimeFromEnv(env, "FINAL", DAY_SECONDS, 0),
+    },
+    cacheInvalidateTimeoutMs: intFromEnv(env, "CACHE_INVALIDATE_TIMEOUT_MS", 2_000, 10, MINUTE_MS),
+    settleHorizonMs: Math.max(MINUTE_MS, 2 * dbTransactionTimeoutMs),
     logLevel: env.LOG_LEVEL || "info",
   };
 }

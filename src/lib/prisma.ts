@@ -2,11 +2,16 @@
  * The one place the Prisma Client is configured (law 1 of the system).
  *
  * Three modes, chosen by the database URL:
+ * - accelerate (`prisma://`, `prisma+postgres://`), the production default:
+ *   `accelerateUrl`, so Accelerate pools connections and may cache reads.
  * - direct (`postgres://`, and the embedded PostgreSQL): Prisma 7's WASM query
  *   compiler over `@prisma/adapter-pg`, with a bounded `pg` pool. No native
  *   engine binary is involved, so nothing is downloaded at run time.
- * - accelerate (`prisma://`, `prisma+postgres://`): `accelerateUrl` plus the
- *   `withAccelerate()` extension, so Accelerate pools connections and may cache.
+ *
+ * Both carry `withAccelerate()`, so the code above is the same in every mode
+ * (`cacheStrategy` on reads, `$accelerate.invalidate` after writes). On a
+ * direct client the extension drops `cacheStrategy` and invalidation does
+ * nothing: every read goes to PostgreSQL. `cachingIsActive` says which.
  */
 import { createHash } from "node:crypto";
 import { PrismaPg } from "@prisma/adapter-pg";
@@ -77,20 +82,26 @@ function createAccelerateClient(options: PrismaOptions) {
       timeout: options.transactionTimeoutMs ?? 15_000,
       maxWait: options.transactionMaxWaitMs ?? 5_000,
     },
-  }).$extends(withAccelerate());
+  });
 }
 
+const accelerated = (client: PrismaClient) => client.$extends(withAccelerate());
+
 /**
- * The client type the rest of the service sees. The Accelerate-extended client
- * is a superset of the plain one for every query we issue, so both modes are
- * typed as the plain client; code that needs `$accelerate` asks for it.
+ * The client the rest of the service sees: Prisma Client with the Accelerate
+ * extension (typed `cacheStrategy` on model reads, `$accelerate`).
  */
-export type Db = PrismaClient;
+export type Db = ReturnType<typeof accelerated>;
 
 /** Builds the Prisma Client for `options.url`. Call once per process. */
 export function createPrisma(options: PrismaOptions): Db {
   const mode = databaseModeOf(options.url);
-  if (mode === "accelerate") return createAccelerateClient(options) as unknown as Db;
-  if (mode === "direct") return createDirectClient(options);
+  if (mode === "accelerate") return accelerated(createAccelerateClient(options));
+  if (mode === "direct") return accelerated(createDirectClient(options));
   throw new Error("createPrisma needs a database URL; the embedded PostgreSQL supplies one when DATABASE_URL is unset");
+}
+
+/** True when reads may be served from Accelerate's cache (an Accelerate URL); false on a direct client. */
+export function cachingIsActive(url: string): boolean {
+  return databaseModeOf(url) === "accelerate";
 }

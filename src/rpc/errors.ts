@@ -24,6 +24,9 @@ export const CODE_OF_CATEGORY: Record<keyof typeof ErrorReason, Code> = {
   RETRIES_EXHAUSTED: Code.Aborted,
   AMOUNT_OVERFLOW: Code.OutOfRange,
   UNAVAILABLE: Code.Unavailable,
+  // Retryable like UNAVAILABLE: the statement that timed out committed nothing,
+  // and idempotency keys make a retry of a write safe.
+  DATABASE_TIMEOUT: Code.Unavailable,
 };
 
 /**

@@ -2,6 +2,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { invalidArgument } from "../domain/errors.js";
+import { consistencyFromProto } from "./consistency.js";
 import type { Identity } from "../domain/identity/identity.js";
 import type { User, UserStatus } from "../domain/identity/types.js";
 import {
@@ -74,10 +75,10 @@ export function identityServiceImpl(identity: Identity): ServiceImpl<typeof Iden
             : l.case === "email"
               ? { email: l.value }
               : { external: { provider: l.value.provider, subject: l.value.subject } };
-      return reply(await identity.getUser(lookup));
+      return reply(await identity.getUser(lookup, consistencyFromProto(req.consistency)));
     },
     async batchGetUsers(req) {
-      return { users: (await identity.batchGetUsers(req.userIds)).map(userToProto) };
+      return { users: (await identity.batchGetUsers(req.userIds, consistencyFromProto(req.consistency))).map(userToProto) };
     },
     async updateUser(req, ctx) {
       const call = idempotentCall(ctx, "identity.UpdateUser", UpdateUserRequestSchema, req, UpdateUserResponseSchema, reply);

@@ -6,6 +6,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import type { DomainError } from "../domain/errors.js";
 import { toConnectError } from "./errors.js";
 
 export interface ImplementedService<S extends DescService = DescService> {
@@ -17,7 +18,22 @@ export interface ImplementedService<S extends DescService = DescService> {
  * A method `impl` leaves out answers UNIMPLEMENTED (only transport tests and
  * benchmarks do that; the services themselves are typed as complete).
  */
-export function implement<S extends DescService>(service: S, impl: Partial<ServiceImpl<S>>, logger: Logger): ImplementedService<S> {
+export interface ImplementOptions {
+  /**
+   * Names failures that reach a handler from below the domain (e.g. the
+   * database unavailable or too slow on a plain read), so the client sees a
+   * retryable code rather than INTERNAL. The server wires the store's
+   * classifier here; the transport itself knows no database. Default: none.
+   */
+  classify?: (error: unknown) => DomainError | undefined;
+}
+
+export function implement<S extends DescService>(
+  service: S,
+  impl: Partial<ServiceImpl<S>>,
+  logger: Logger,
+  options: ImplementOptions = {},
+): ImplementedService<S> {
   const wrapped: Record<string, unknown> = {};
   for (const method of service.methods) {
     const handler = (impl as Record<string, unknown>)[method.localName];
@@ -35,7 +51,9 @@ export function implement<S extends DescService>(service: S, impl: Partial<Servi
       try {
         return await unary.call(impl, req, ctx);
       } catch (error) {
-        throw toConnectError(error, logger, `${service.typeName}/${method.name}`);
+        const named = options.classify?.(error);
+        if (named) logger.error({ err: error, reason: named.reason, method: `${service.typeName}/${method.name}` }, "database unavailable or too slow");
+        throw toConnectError(named ?? error, logger, `${service.typeName}/${method.name}`);
       }
     };
   }

@@ -1,6 +1,7 @@
 /** aevon.ledger.v1.LedgerService: protobuf in, domain calls, protobuf out. No Prisma here. */
 import type { ServiceImpl } from "@connectrpc/connect";
 import { invalidArgument } from "../domain/errors.js";
+import { consistencyFromProto } from "./consistency.js";
 import type { CurrencyService } from "../domain/ledger/currency.js";
 import type { Ledger } from "../domain/ledger/ledger.js";
 import type { Leg } from "../domain/ledger/posting.js";
@@ -67,7 +68,7 @@ export function ledgerServiceImpl({ currencies, ledger }: LedgerDeps): ServiceIm
       );
     },
     async getAccount(req) {
-      return { account: accountToProto(await ledger.getAccount(req.accountId)) };
+      return { account: accountToProto(await ledger.getAccount(req.accountId, consistencyFromProto(req.consistency))) };
     },
     async listAccounts(req) {
       const page = await ledger.listAccounts(
@@ -99,7 +100,7 @@ export function ledgerServiceImpl({ currencies, ledger }: LedgerDeps): ServiceIm
           : req.asOf.case === "asOfPosition"
             ? { position: req.asOf.value }
             : undefined;
-      const balances = await ledger.getBalance(req.accountId, asOf);
+      const balances = await ledger.getBalance(req.accountId, asOf, consistencyFromProto(req.consistency));
       return { accountId: balances.accountId, currency: balances.currency, balance: balancesToProto(balances), position: balances.position };
     },
 
@@ -151,7 +152,7 @@ export function ledgerServiceImpl({ currencies, ledger }: LedgerDeps): ServiceIm
     async getTransfer(req) {
       if (req.lookup.case === undefined) throw invalidArgument("transfer_id", "set transfer_id or idempotency_key");
       const by = req.lookup.case === "transferId" ? { id: req.lookup.value } : { idempotencyKey: req.lookup.value };
-      return { transfer: transferToProto(await ledger.getTransfer(by)) };
+      return { transfer: transferToProto(await ledger.getTransfer(by, consistencyFromProto(req.consistency))) };
     },
     async listTransfers(req) {
       const page = await ledger.listTransfers(req.accountId, { start: dateOf(req.startTime), end: dateOf(req.endTime) }, req.pageSize, req.pageToken);

@@ -20,7 +20,9 @@ import { AuditService, auditServiceImpl } from "../rpc/audit-service.js";
 import { IdentityService, identityServiceImpl } from "../rpc/identity-service.js";
 import { LedgerService, ledgerServiceImpl } from "../rpc/ledger-service.js";
 import { createAuditStore } from "../store/audit-store.js";
+import { CachePolicy, cacheTag } from "../store/cache-policy.js";
 import { createCurrencyStore } from "../store/currency-store.js";
+import { infrastructureErrorOf } from "../store/db-errors.js";
 import { createIdentityStore } from "../store/identity-store.js";
 import { createLedgerStore } from "../store/ledger-store.js";
 import { DEFAULT_RETRY_POLICY } from "../store/transaction.js";
@@ -51,14 +53,43 @@ export class PendingMigrationsError extends Error {
   }
 }
 
-async function prepareSchema(url: string, config: Config, logger: Logger): Promise<void> {
+/** Applies pending migrations (or refuses them); returns the names applied. */
+async function prepareSchema(url: string, config: Config, logger: Logger): Promise<string[]> {
   if (config.migrateOnStart) {
     const { applied } = await applyPendingMigrations(url, { logger });
     if (applied.length > 0) logger.info({ applied }, "applied pending migrations");
-    return;
+    return applied;
   }
   const pending = await listPendingMigrations(url, { logger });
   if (pending.length > 0) throw new PendingMigrationsError(pending);
+  return [];
+}
+
+/** Accelerate's documented defaults; larger settings also need raising in the Accelerate console. */
+const ACCELERATE_LIMITS = { queryTimeoutMs: 10_000, transactionTimeoutMs: 15_000, responseBytes: 5_000_000 } as const;
+
+/** Says at start-up what the database mode means for pooling, limits and caching, so nobody is surprised. */
+function logDatabaseMode(config: Config, logger: Logger): void {
+  if (config.databaseMode !== "accelerate") {
+    logger.warn(
+      { databaseMode: config.databaseMode },
+      "Prisma Accelerate is off (direct PostgreSQL connection): the client ignores cacheStrategy and cache invalidation, so EVENTUAL reads are served from PostgreSQL",
+    );
+    return;
+  }
+  logger.info(
+    { transactionTimeoutMs: config.dbTransactionTimeoutMs },
+    "Prisma Accelerate: connection pool size and query timeout are Accelerate's (DB_POOL_MAX and DB_STATEMENT_TIMEOUT_MS apply to direct connections only)",
+  );
+  if (config.dbTransactionTimeoutMs > ACCELERATE_LIMITS.transactionTimeoutMs) {
+    logger.warn(
+      { transactionTimeoutMs: config.dbTransactionTimeoutMs, accelerateDefaultMs: ACCELERATE_LIMITS.transactionTimeoutMs },
+      "DB_TRANSACTION_TIMEOUT_MS is above Accelerate's default interactive-transaction limit; raise that limit in the Accelerate console too",
+    );
+  }
+  if (config.maxSendMessageBytes > ACCELERATE_LIMITS.responseBytes) {
+    logger.warn({ maxSendMessageBytes: config.maxSendMessageBytes }, "MAX_SEND_MESSAGE_BYTES is above Accelerate's 5 MB response limit");
+  }
 }
 
 export interface Domain {
@@ -68,24 +99,35 @@ export interface Domain {
   audit: AuditLog;
 }
 
-export function buildDomain(db: Db, config: Config, logger: Logger): Domain {
+export function buildCachePolicy(db: Db, config: Config, logger: Logger): CachePolicy {
+  return new CachePolicy(db, {
+    active: config.databaseMode === "accelerate",
+    lifetimes: config.cacheLifetimes,
+    settleHorizonMs: config.settleHorizonMs,
+    invalidateTimeoutMs: config.cacheInvalidateTimeoutMs,
+    logger,
+  });
+}
+
+export function buildDomain(db: Db, config: Config, logger: Logger, cache: CachePolicy = buildCachePolicy(db, config, logger)): Domain {
   const retry = { ...DEFAULT_RETRY_POLICY, maxAttempts: config.dbMaxAttempts };
   return {
-    currencies: new CurrencyService(createCurrencyStore(db)),
-    ledger: new Ledger(createLedgerStore(db, { retry, logger }), {
+    currencies: new CurrencyService(createCurrencyStore(db, cache)),
+    ledger: new Ledger(createLedgerStore(db, { cache, retry, logger }), {
       maxSize: config.transferGroupMax,
       maxConcurrent: config.transferGroupConcurrency,
     }),
-    identity: new Identity(createIdentityStore(db, { retry, logger }), config.defaultWalletCurrency),
-    audit: new AuditLog(createAuditStore(db, { retry, logger, sealHorizonMs: Math.max(60_000, 2 * config.dbTransactionTimeoutMs) })),
+    identity: new Identity(createIdentityStore(db, { cache, retry, logger }), config.defaultWalletCurrency),
+    audit: new AuditLog(createAuditStore(db, { retry, logger, sealHorizonMs: config.settleHorizonMs })),
   };
 }
 
 export function buildServices(domain: Domain, logger: Logger): ImplementedService[] {
+  const options = { classify: infrastructureErrorOf };
   return [
-    implement(LedgerService, ledgerServiceImpl(domain), logger),
-    implement(IdentityService, identityServiceImpl(domain.identity), logger),
-    implement(AuditService, auditServiceImpl(domain.audit), logger),
+    implement(LedgerService, ledgerServiceImpl(domain), logger, options),
+    implement(IdentityService, identityServiceImpl(domain.identity), logger, options),
+    implement(AuditService, auditServiceImpl(domain.audit), logger, options),
   ];
 }
 
@@ -98,9 +140,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   let db: Db | undefined;
   try {
+    logDatabaseMode(config, logger);
     const migrationUrl = config.databaseMode === "accelerate" ? config.directDatabaseUrl : url;
+    let applied: string[] = [];
     if (migrationUrl) {
-      await prepareSchema(migrationUrl, config, logger);
+      applied = await prepareSchema(migrationUrl, config, logger);
     } else {
       logger.warn("DATABASE_URL is an Accelerate URL and DIRECT_DATABASE_URL is unset: migrations are not checked");
     }
@@ -112,7 +156,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       transactionMaxWaitMs: config.dbTransactionMaxWaitMs,
       logger,
     });
-    return await serve(config, logger, db, embedded);
+    const cache = buildCachePolicy(db, config, logger);
+    // Migrations are the only writers of currencies; cached lists must not outlive them.
+    if (applied.length > 0) await cache.invalidate([cacheTag.currencies()]);
+    return await serve(config, logger, db, cache, embedded);
   } catch (error) {
     await db?.$disconnect().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
@@ -120,12 +167,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
 }
 
-async function serve(config: Config, logger: Logger, db: Db, embedded: EmbeddedDatabase | undefined): Promise<RunningServer> {
+async function serve(config: Config, logger: Logger, db: Db, cache: CachePolicy, embedded: EmbeddedDatabase | undefined): Promise<RunningServer> {
   const shutdown = new AbortController();
   // Every in-flight call links its own signal to this one and unlinks when it
   // ends, so the listener count tracks in-flight calls: not a leak, no warning.
   setMaxListeners(0, shutdown.signal);
-  const domain = buildDomain(db, config, logger);
+  const domain = buildDomain(db, config, logger, cache);
   const services = buildServices(domain, logger);
   const jobs = startJobs(
     [

@@ -5,9 +5,11 @@ import type { IdentityStore, IdentityTx, IdentityWrites, UserFilter, UserLookup 
 import type { User } from "../domain/identity/types.js";
 import type { Prisma, User as PrismaUser } from "../generated/prisma/client.js";
 import type { Db } from "../lib/prisma.js";
+import type { ReadConsistency } from "../domain/consistency.js";
+import { staleTags, type CachePolicy, type UserTagSource } from "./cache-policy.js";
 import { dbErrorFacts } from "./db-errors.js";
 import { PrismaLedgerTx, translateLedgerError } from "./ledger-store.js";
-import { runTransaction, type RetryPolicy, type TxClient } from "./transaction.js";
+import { runWrite, type RetryPolicy, type TxClient } from "./transaction.js";
 
 const WITH_IDENTITIES = { externalIdentities: { select: { provider: true, subject: true }, orderBy: { createdAt: "asc" } } } as const;
 
@@ -44,17 +46,38 @@ function translate(error: unknown): unknown {
 
 class PrismaIdentityTx implements IdentityTx {
   readonly ledger: PrismaLedgerTx;
+  /** Each locked user as locked, to tell which cached lookups a write makes stale. */
+  private readonly lockedUsers = new Map<string, User>();
+
   constructor(private readonly tx: TxClient) {
     this.ledger = new PrismaLedgerTx(tx);
+  }
+
+  /** Cache tags this transaction's writes make stale (identity's and the ledger side's). */
+  get staleTags(): Set<string> {
+    return this.ledger.staleTags;
   }
 
   async lockUser(id: string): Promise<User | null> {
     const locked = await this.tx.$queryRaw<{ id: string }[]>`SELECT id FROM users WHERE id = ${id}::uuid FOR UPDATE`;
     if (locked.length === 0) return null;
-    return userOf(await this.tx.user.findUniqueOrThrow({ where: { id }, include: WITH_IDENTITIES }));
+    const user = userOf(await this.tx.user.findUniqueOrThrow({ where: { id }, include: WITH_IDENTITIES }));
+    this.lockedUsers.set(id, user);
+    return user;
+  }
+
+  private noteStale(before: UserTagSource | null, after: UserTagSource): void {
+    for (const tag of staleTags.user(before, after)) this.staleTags.add(tag);
   }
 
   async writeIdentity(w: IdentityWrites): Promise<void> {
+    const linksOf = (userId: string) => w.links.filter((l) => l.userId === userId).map((l) => l.identity);
+    for (const user of w.newUsers) this.noteStale(null, { ...user, externalIdentities: linksOf(user.id) });
+    for (const { user } of w.changedUsers) {
+      const before = this.lockedUsers.get(user.id);
+      if (!before) throw new Error(`assertion failed: user ${user.id} changed without its lock`);
+      this.noteStale(before, { ...user, externalIdentities: [...user.externalIdentities, ...linksOf(user.id)] });
+    }
     const row = (u: User): Prisma.UserCreateManyInput => ({
       id: u.id,
       handle: u.handle,
@@ -82,48 +105,60 @@ class PrismaIdentityTx implements IdentityTx {
   }
 }
 
-export function createIdentityStore(db: Db, options: { retry?: RetryPolicy; logger?: Logger } = {}): IdentityStore {
-  const load = async (id: string) => {
-    const user = await db.user.findUnique({ where: { id }, include: WITH_IDENTITIES });
+export interface IdentityStoreOptions {
+  /** What may be cached and what each write invalidates. */
+  cache: CachePolicy;
+  retry?: RetryPolicy;
+  logger?: Logger;
+}
+
+export function createIdentityStore(db: Db, options: IdentityStoreOptions): IdentityStore {
+  const { cache } = options;
+  const load = async (id: string, consistency: ReadConsistency) => {
+    const user = await db.user.findUnique({ where: { id }, include: WITH_IDENTITIES, ...cache.userById(id, consistency) });
     return user && userOf(user);
   };
   return {
-    transaction: (fn) => runTransaction(db, (tx) => fn(new PrismaIdentityTx(tx)), { ...options, translate }),
+    transaction: (fn) => runWrite(db, cache, (tx: TxClient) => new PrismaIdentityTx(tx), fn, { retry: options.retry, logger: options.logger, translate }),
 
-    async findUser(lookup: UserLookup) {
-      if ("id" in lookup) return load(lookup.id);
+    async findUser(lookup: UserLookup, consistency: ReadConsistency) {
+      if ("id" in lookup) return load(lookup.id, consistency);
       if ("handle" in lookup) {
-        const user = await db.user.findUnique({ where: { handle: lookup.handle }, include: WITH_IDENTITIES });
+        const user = await db.user.findUnique({ where: { handle: lookup.handle }, include: WITH_IDENTITIES, ...cache.userByHandle(lookup.handle, consistency) });
         return user && userOf(user);
       }
       if ("email" in lookup) {
-        // lower(email) = lower($1) uses the unique index on lower(email).
+        // lower(email) = lower($1) uses the unique index on lower(email). A raw
+        // query is never cached, so the id is always current; the profile may be.
         const [row] = await db.$queryRaw<{ id: string }[]>`SELECT id FROM users WHERE lower(email) = lower(${lookup.email})`;
-        return row ? load(row.id) : null;
+        return row ? load(row.id, consistency) : null;
       }
+      const { provider, subject } = lookup.external;
       const link = await db.externalIdentity.findUnique({
-        where: { provider_subject: { provider: lookup.external.provider, subject: lookup.external.subject } },
+        where: { provider_subject: { provider, subject } },
         select: { userId: true },
+        ...cache.userIdByExternalIdentity(provider, subject, consistency),
       });
-      return link ? load(link.userId) : null;
+      return link ? load(link.userId, consistency) : null;
     },
 
-    async findUsers(ids) {
-      const users = await db.user.findMany({ where: { id: { in: ids } }, include: WITH_IDENTITIES });
+    async findUsers(ids, consistency: ReadConsistency) {
+      const users = await db.user.findMany({ where: { id: { in: ids } }, include: WITH_IDENTITIES, ...cache.usersByIds(consistency) });
       return users.map(userOf);
     },
 
     async listUsers(filter: UserFilter, limit: number, afterId: string | null) {
+      const where: Prisma.UserWhereInput = {
+        ...(filter.status ? { status: filter.status } : {}),
+        ...(filter.handlePrefix ? { handle: { startsWith: filter.handlePrefix } } : {}),
+        ...(filter.createdAfter || filter.createdBefore
+          ? { createdAt: { ...(filter.createdAfter ? { gte: filter.createdAfter } : {}), ...(filter.createdBefore ? { lt: filter.createdBefore } : {}) } }
+          : {}),
+        ...(afterId ? { id: { gt: afterId } } : {}),
+      };
       const users = await db.user.findMany({
-        where: {
-          ...(filter.status ? { status: filter.status } : {}),
-          ...(filter.handlePrefix ? { handle: { startsWith: filter.handlePrefix } } : {}),
-          ...(filter.createdAfter || filter.createdBefore
-            ? { createdAt: { ...(filter.createdAfter ? { gte: filter.createdAfter } : {}), ...(filter.createdBefore ? { lt: filter.createdBefore } : {}) } }
-            : {}),
-          ...(afterId ? { id: { gt: afterId } } : {}),
-        },
-        orderBy: { id: "asc" },
+        where,
+        orderBy: { id: "asc" as const },
         take: limit,
         include: WITH_IDENTITIES,
       });

@@ -15,8 +15,9 @@ import { LedgerReason } from "../domain/ledger/posting.js";
 import type { Account, AccountStatus, Entry, Hold, OwnerType, Transfer } from "../domain/ledger/types.js";
 import type { Account as PrismaAccount, Entry as PrismaEntry, Hold as PrismaHold, Transfer as PrismaTransfer } from "../generated/prisma/client.js";
 import type { Db } from "../lib/prisma.js";
+import { staleTags, type CachePolicy } from "./cache-policy.js";
 import { dbErrorFacts } from "./db-errors.js";
-import { runTransaction, type RetryPolicy, type TxClient } from "./transaction.js";
+import { runWrite, type RetryPolicy, type TxClient } from "./transaction.js";
 
 interface AccountRow {
   id: string;
@@ -146,7 +147,17 @@ const ACCOUNT_COLUMNS = `id, owner_type, owner_id, currency_code, status, min_ba
 
 /** The ledger's side of one transaction; identity's transactions use it too (claim, wallet, reply). */
 export class PrismaLedgerTx implements LedgerTx {
+  /** Cache tags this transaction's writes make stale; invalidated once it commits. */
+  readonly staleTags = new Set<string>();
+  /** Each locked account's status as locked, to tell which writes change a status. */
+  private readonly lockedStatus = new Map<string, AccountStatus>();
+
   constructor(private readonly tx: TxClient) {}
+
+  private remember(accounts: Map<string, Account>): Map<string, Account> {
+    for (const [id, account] of accounts) if (!this.lockedStatus.has(id)) this.lockedStatus.set(id, account.status);
+    return accounts;
+  }
 
   async claim(claim: IdempotencyClaim): Promise<ClaimOutcome> {
     // ON CONFLICT waits for a concurrent holder of the key to commit or roll back.
@@ -182,7 +193,7 @@ export class PrismaLedgerTx implements LedgerTx {
       `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
       unique,
     );
-    return new Map(rows.map((r) => [r.id, accountOf(r)]));
+    return this.remember(new Map(rows.map((r) => [r.id, accountOf(r)])));
   }
 
   async lockUserStatus(userId: string): Promise<"ACTIVE" | "SUSPENDED" | "DELETED" | null> {
@@ -225,7 +236,7 @@ export class PrismaLedgerTx implements LedgerTx {
       claim.requestHash,
       [...new Set(ids)],
     );
-    const accounts = new Map(rows.filter((r) => r.id !== null).map((r) => [r.id, accountOf(r)]));
+    const accounts = this.remember(new Map(rows.filter((r) => r.id !== null).map((r) => [r.id, accountOf(r)])));
     const claimedAt = rows[0]?.claimed_at ?? null;
     // NULL: the key exists (committed before us, or we waited for its holder).
     return { outcome: claimedAt ? { kind: "new", now: claimedAt } : await this.replayOf(claim), accounts };
@@ -237,7 +248,7 @@ export class PrismaLedgerTx implements LedgerTx {
       JSON.stringify(claims.map((c) => ({ scope: c.scope, key: c.key, hash: Buffer.from(c.requestHash).toString("base64") }))),
       [...new Set(ids)],
     );
-    const accounts = new Map(rows.filter((r) => r.id !== null).map((r) => [r.id, accountOf(r)]));
+    const accounts = this.remember(new Map(rows.filter((r) => r.id !== null).map((r) => [r.id, accountOf(r)])));
     const claimed = new Map((rows[0]?.claimed ?? []).map((c) => [`${c.scope}\u0000${c.key}`, new Date(c.at)]));
     return { claimed: (claim: IdempotencyClaim) => claimed.get(`${claim.scope}\u0000${claim.key}`) ?? null, accounts };
   }
@@ -251,6 +262,10 @@ export class PrismaLedgerTx implements LedgerTx {
   }
 
   async writeGroup(set: WriteSet, completions: { claim: IdempotencyClaim; response: Uint8Array }[], released: IdempotencyClaim[]): Promise<void> {
+    for (const { state } of set.accounts) {
+      if (state.status !== this.lockedStatus.get(state.id)) for (const tag of staleTags.accountStatus(state.id)) this.staleTags.add(tag);
+    }
+    for (const r of set.reversals) for (const tag of staleTags.transferReversed(r.transferId)) this.staleTags.add(tag);
     const payload = {
       ...writePayload(set),
       completions: completions.map((c) => ({ scope: c.claim.scope, key: c.claim.key, response: Buffer.from(c.response).toString("base64") })),
@@ -460,18 +475,33 @@ const CLAIM_MANY_AND_LOCK_SQL = `
   FROM (VALUES (1)) AS one (x) LEFT JOIN locked ON true`;
 
 export interface LedgerStoreOptions {
+  /** What may be cached and what each write invalidates. */
+  cache: CachePolicy;
   retry?: RetryPolicy;
   logger?: Logger;
 }
 
-export function createLedgerStore(db: Db, options: LedgerStoreOptions = {}): LedgerStore {
+export function createLedgerStore(db: Db, options: LedgerStoreOptions): LedgerStore {
+  const { cache } = options;
   return {
     transaction: (fn) =>
-      runTransaction(db, (tx) => fn(new PrismaLedgerTx(tx)), { retry: options.retry, logger: options.logger, translate: translateLedgerError }),
+      runWrite(db, cache, (tx: TxClient) => new PrismaLedgerTx(tx), fn, { retry: options.retry, logger: options.logger, translate: translateLedgerError }),
 
-    async findAccount(id) {
-      const account = await db.account.findUnique({ where: { id } });
+    async findAccount(id, consistency = "STRONG") {
+      const account = await db.account.findUnique({ where: { id }, ...cache.account(id, consistency) });
       return account && accountOfModel(account);
+    },
+
+    async findBalance(id, consistency) {
+      // One query (one round trip, one cache entry): the row and its newest entry agree.
+      const account = await db.account.findUnique({
+        where: { id },
+        include: { entries: { orderBy: { id: "desc" as const }, take: 1 } },
+        ...cache.account(id, consistency),
+      });
+      if (!account) return null;
+      const { entries, ...row } = account;
+      return { account: accountOfModel(row), last: entries[0] ? entryOf(entries[0]) : null };
     },
 
     async listAccounts(filter: AccountFilter, limit: number, afterId: string | null) {
@@ -488,9 +518,12 @@ export function createLedgerStore(db: Db, options: LedgerStoreOptions = {}): Led
       return accounts.map(accountOfModel);
     },
 
-    async findTransfer(by) {
-      const where = "id" in by ? { id: by.id } : { idempotencyKey: by.idempotencyKey };
-      const transfer = await db.transfer.findUnique({ where, include: TRANSFER_INCLUDE });
+    async findTransfer(by, consistency = "STRONG") {
+      // By key it answers "did my transfer happen?", which decides a retry: never cached.
+      const transfer =
+        "id" in by
+          ? await db.transfer.findUnique({ where: { id: by.id }, include: TRANSFER_INCLUDE, ...cache.transferById(by.id, consistency) })
+          : await db.transfer.findUnique({ where: { idempotencyKey: by.idempotencyKey }, include: TRANSFER_INCLUDE });
       return transfer && transferOf(transfer);
     },
 
@@ -514,8 +547,16 @@ export function createLedgerStore(db: Db, options: LedgerStoreOptions = {}): Led
         },
         orderBy: { id: "desc" },
         take: limit,
+        ...cache.historyUntil(range.end),
       });
       return entries.map(entryOf);
+    },
+
+    async hasExpiredHolds() {
+      // The same clock and condition as lockExpiredHolds, on the (status, expires_at) index.
+      const [row] = await db.$queryRaw<{ due: boolean }[]>`
+        SELECT EXISTS (SELECT 1 FROM holds WHERE status = 'PENDING' AND expires_at <= now()) AS due`;
+      return row!.due;
     },
 
     async purgeIdempotencyKeys(before: Date, limit: number) {
@@ -529,6 +570,9 @@ export function createLedgerStore(db: Db, options: LedgerStoreOptions = {}): Led
       const entry = await db.entry.findFirst({
         where: { accountId, ...("time" in asOf ? { createdAt: { lte: asOf.time } } : { id: { lte: asOf.position } }) },
         orderBy: { id: "desc" },
+        // Up to a settled time, the answer is final. Up to a position it is not:
+        // a lower position can still commit after a higher one.
+        ...("time" in asOf ? cache.historyUntil(asOf.time) : {}),
       });
       return entry && entryOf(entry);
     },

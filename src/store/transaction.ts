@@ -7,11 +7,12 @@
  */
 import type { Logger } from "pino";
 import { DomainError, ErrorReason } from "../domain/errors.js";
-import type { Prisma } from "../generated/prisma/client.js";
 import type { Db } from "../lib/prisma.js";
-import { isRetryableConflict, isUnavailable } from "./db-errors.js";
+import type { CachePolicy } from "./cache-policy.js";
+import { infrastructureErrorOf, isRetryableConflict } from "./db-errors.js";
 
-export type TxClient = Prisma.TransactionClient;
+/** The client an interactive transaction hands its work (the extended client, minus `$transaction` and friends). */
+export type TxClient = Parameters<Extract<Parameters<Db["$transaction"]>[0], (...args: never[]) => unknown>>[0];
 
 export interface RetryPolicy {
   /** Attempts in all, first included. Default 8. */
@@ -23,6 +24,32 @@ export interface RetryPolicy {
 }
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 8, baseDelayMs: 2, maxDelayMs: 100 };
+
+/**
+ * `runTransaction` for a write whose side of the transaction (`open`, made
+ * afresh per attempt) collects the cache tags it makes stale; once the
+ * transaction has committed, those of the committed attempt are invalidated.
+ */
+export async function runWrite<Side extends { readonly staleTags: Set<string> }, T>(
+  db: Db,
+  cache: Pick<CachePolicy, "invalidate">,
+  open: (tx: TxClient) => Side,
+  work: (side: NoInfer<Side>) => Promise<T>,
+  options: { retry?: RetryPolicy; logger?: Logger; translate?: (error: unknown) => unknown } = {},
+): Promise<T> {
+  // Attempts run one after another; the last is the one that committed.
+  let committed: Side | undefined;
+  const result = await runTransaction(
+    db,
+    (tx) => {
+      committed = open(tx);
+      return work(committed);
+    },
+    options,
+  );
+  await cache.invalidate(committed!.staleTags);
+  return result;
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -46,9 +73,10 @@ export async function runTransaction<T>(
         await sleep(ceiling / 2 + Math.random() * (ceiling / 2));
         continue;
       }
-      if (isUnavailable(error)) {
-        options.logger?.error({ err: error }, "database unavailable");
-        throw new DomainError(ErrorReason.UNAVAILABLE, "the database is unavailable; retry later");
+      const infrastructure = infrastructureErrorOf(error);
+      if (infrastructure) {
+        options.logger?.error({ err: error, reason: infrastructure.reason }, "database unavailable or too slow");
+        throw infrastructure;
       }
       throw options.translate ? options.translate(error) : error;
     }

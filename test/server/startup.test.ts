@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/lib/config.js";
 import { PendingMigrationsError, startServer } from "../../src/server/app.js";
 import { createEmptyDatabase, type TestDatabase } from "../support/db.js";
+import { startQueryPlanExecutor } from "../support/accelerate.js";
 import { loadClient, unary } from "../support/foreign-client.js";
 
 const silent = pino({ level: "silent" });
@@ -38,5 +39,50 @@ describe("start-up with pending migrations", () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe("start-up: what the database mode means", () => {
+  /** A logger that keeps its lines. */
+  function recordingLogger() {
+    const lines: { level: number; msg: string }[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    return { logger, lines };
+  }
+  const WARN = 40;
+
+  it("warns on a direct client that caching and invalidation are ignored", async () => {
+    const db = await createEmptyDatabase();
+    dbs.push(db);
+    const { logger, lines } = recordingLogger();
+    const server = await startServer(loadConfig({ DATABASE_URL: db.url, PORT: "0", CONNECT_PORT: "-1", HOST: "127.0.0.1" }), logger);
+    await server.stop();
+    const warning = lines.find((l) => l.level === WARN && /Accelerate is off/.test(l.msg));
+    expect(warning?.msg).toMatch(/ignores cacheStrategy and cache invalidation/);
+  });
+
+  it("on Accelerate: no such warning, a warning past Accelerate's transaction limit, and migrations invalidate cached currencies", async () => {
+    const db = await createEmptyDatabase();
+    dbs.push(db);
+    const executor = await startQueryPlanExecutor(db.url);
+    const { logger, lines } = recordingLogger();
+    try {
+      const config = loadConfig({
+        DATABASE_URL: executor.url,
+        DIRECT_DATABASE_URL: db.url,
+        DB_TRANSACTION_TIMEOUT_MS: "20000",
+        PORT: "0",
+        CONNECT_PORT: "-1",
+        HOST: "127.0.0.1",
+      });
+      const server = await startServer(config, logger);
+      await server.stop();
+    } finally {
+      await executor.stop();
+    }
+    expect(lines.filter((l) => /Accelerate is off/.test(l.msg))).toEqual([]);
+    expect(lines.find((l) => l.level === WARN && /DB_TRANSACTION_TIMEOUT_MS/.test(l.msg))?.msg).toMatch(/Accelerate's default interactive-transaction limit/);
+    // The database was empty: every migration was applied through DIRECT_DATABASE_URL.
+    expect(executor.invalidations).toEqual([["currencies"]]);
   });
 });

@@ -4,13 +4,15 @@
  * never built by hand. Conflicts are produced with explicit barriers, so each
  * capture is deterministic.
  */
+import { createServer, type AddressInfo } from "node:net";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DomainError, ErrorReason } from "../../src/domain/errors.js";
 import { createPrisma, type Db } from "../../src/lib/prisma.js";
-import { dbErrorFacts, isRetryableConflict, isUnavailable } from "../../src/store/db-errors.js";
+import { dbErrorFacts, infrastructureErrorOf, isRetryableConflict, isTimeout, isUnavailable } from "../../src/store/db-errors.js";
 import type { TxClient } from "../../src/store/transaction.js";
 import { barrier, rejection, serializable } from "../support/concurrency.js";
+import { startQueryPlanExecutor, type QueryPlanExecutor } from "../support/accelerate.js";
 import { createTestDatabase, type TestDatabase } from "../support/db.js";
 
 const REFUSED_URL = "postgresql://postgres@127.0.0.1:1/none";
@@ -18,6 +20,49 @@ const REFUSED_URL = "postgresql://postgres@127.0.0.1:1/none";
 let database: TestDatabase;
 let db: Db;
 let down: Db;
+let executor: QueryPlanExecutor;
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Too slow, in each of the ways the service can meet: a statement, a transaction, Accelerate's limits. */
+async function timeouts(): Promise<void> {
+  // Statements past a 300 ms limit; transactions past a 200 ms limit, made of statements within it.
+  const SLOW = "SELECT pg_sleep(0.6)::text";
+  const slowTransaction = (client: Db) =>
+    client.$transaction(async (tx) => {
+      await tx.$queryRawUnsafe("SELECT pg_sleep(0.25)::text");
+      await tx.$queryRawUnsafe("SELECT 1");
+    });
+  const withStatementTimeout = createPrisma({ url: database.url, statementTimeoutMs: 300 });
+  const withTransactionTimeout = createPrisma({ url: database.url, transactionTimeoutMs: 200 });
+  // No statement_timeout behind the executor: its own query limit answers (P6000).
+  executor = await startQueryPlanExecutor(database.url, { queryTimeoutMs: 300, statementTimeoutMs: 0 });
+  const accelerated = createPrisma({ url: executor.url, transactionTimeoutMs: 200 });
+  // An Accelerate URL on a port nobody listens on (fetch refuses some well-known ports outright).
+  const acceleratedDown = createPrisma({ url: `prisma+postgres://127.0.0.1:${await closedPort()}/?api_key=none` });
+  try {
+    captured.statementTimeout = await rejection(withStatementTimeout.$queryRawUnsafe(SLOW));
+    captured.transactionExpired = await rejection(slowTransaction(withTransactionTimeout));
+    captured.acceleratedQueryTimeout = await rejection(accelerated.$queryRawUnsafe(SLOW));
+    captured.acceleratedTransactionExpired = await rejection(slowTransaction(accelerated));
+    captured.acceleratedRefused = await rejection(acceleratedDown.currency.findMany());
+    // Once connected, Accelerate going away surfaces through the extension instead.
+    const gone = await startQueryPlanExecutor(database.url);
+    const abandoned = createPrisma({ url: gone.url });
+    await abandoned.currency.findMany();
+    await gone.stop();
+    captured.acceleratedLost = await rejection(abandoned.currency.findMany());
+    await abandoned.$disconnect();
+  } finally {
+    await Promise.all([withStatementTimeout, withTransactionTimeout, accelerated, acceleratedDown].map((c) => c.$disconnect()));
+  }
+}
+
 /** Real errors, by what caused them. */
 const captured: Record<string, unknown> = {};
 
@@ -134,17 +179,20 @@ beforeAll(async () => {
   captured.refusedRaw = await rejection(down.$queryRaw`SELECT 1`);
   captured.refusedTransaction = await rejection(down.$transaction(async (tx) => tx.currency.findMany()));
   captured.refusedPg = await rejection(new pg.Client({ connectionString: REFUSED_URL }).connect());
+  await timeouts();
 });
 
 afterAll(async () => {
   await down?.$disconnect();
+  await executor?.stop();
   await db?.$disconnect();
   await database?.drop();
 });
 
 const CONFLICTS = ["modelConflict", "modelDeadlock", "rawConflict", "commitConflict"] as const;
 const CONSTRAINTS = ["uniqueModel", "uniqueRaw", "checkModel", "checkRaw"] as const;
-const REFUSED = ["refusedModel", "refusedRaw", "refusedTransaction", "refusedPg"] as const;
+const REFUSED = ["refusedModel", "refusedRaw", "refusedTransaction", "refusedPg", "acceleratedRefused", "acceleratedLost"] as const;
+const TIMEOUTS = ["statementTimeout", "transactionExpired", "acceleratedQueryTimeout", "acceleratedTransactionExpired"] as const;
 
 describe("the captured errors are the real shapes", () => {
   it.each([
@@ -160,6 +208,12 @@ describe("the captured errors are the real shapes", () => {
     ["refusedRaw", { name: "PrismaClientKnownRequestError", code: "P2010", meta: { driverAdapterError: { cause: { kind: "DatabaseNotReachable", port: 1 } } } }],
     ["refusedTransaction", { name: "PrismaClientKnownRequestError", code: "P1001", meta: { driverAdapterError: { cause: { kind: "DatabaseNotReachable" } } } }],
     ["refusedPg", { code: "ECONNREFUSED", port: 1 }],
+    ["acceleratedRefused", { name: "TypeError", message: expect.stringMatching(/^fetch failed/), cause: { code: "ECONNREFUSED" } }],
+    ["acceleratedLost", { name: "Error", message: expect.stringMatching(/^Unable to connect to the Accelerate API/) }],
+    ["statementTimeout", { name: "PrismaClientKnownRequestError", code: "P2010", meta: { driverAdapterError: { cause: { originalCode: "57014" } } } }],
+    ["transactionExpired", { name: "PrismaClientKnownRequestError", code: "P2028", meta: { timeout: 200 } }],
+    ["acceleratedQueryTimeout", { name: "PrismaClientKnownRequestError", code: "P6000", meta: { error: "Query timeout exceeded" } }],
+    ["acceleratedTransactionExpired", { name: "PrismaClientKnownRequestError", code: "P2028", meta: { timeout: 200 } }],
   ] as const)("%s", (key, shape) => {
     expect(captured[key]).toMatchObject(shape);
   });
@@ -192,7 +246,7 @@ describe("isUnavailable", () => {
     expect(isUnavailable(captured[key])).toBe(true);
   });
 
-  it.each([...CONFLICTS, ...CONSTRAINTS])("is false for %s", (key) => {
+  it.each([...CONFLICTS, ...CONSTRAINTS, ...TIMEOUTS])("is false for %s", (key) => {
     expect(isUnavailable(captured[key])).toBe(false);
   });
 
@@ -200,6 +254,24 @@ describe("isUnavailable", () => {
     for (const value of [undefined, null, "ECONNREFUSED", new Error("ECONNREFUSED"), new DomainError(ErrorReason.UNAVAILABLE, "x")]) {
       expect(isUnavailable(value)).toBe(false);
     }
+  });
+});
+
+describe("isTimeout", () => {
+  it.each(TIMEOUTS)("is true for %s", (key) => {
+    expect(isTimeout(captured[key])).toBe(true);
+  });
+
+  it.each([...CONFLICTS, ...CONSTRAINTS, ...REFUSED])("is false for %s", (key) => {
+    expect(isTimeout(captured[key])).toBe(false);
+  });
+});
+
+describe("infrastructureErrorOf", () => {
+  it("names unavailability and timeouts as retryable domain errors, and nothing else", () => {
+    for (const key of REFUSED) expect(infrastructureErrorOf(captured[key])?.reason).toBe("UNAVAILABLE");
+    for (const key of TIMEOUTS) expect(infrastructureErrorOf(captured[key])?.reason).toBe("DATABASE_TIMEOUT");
+    for (const key of [...CONFLICTS, ...CONSTRAINTS]) expect(infrastructureErrorOf(captured[key])).toBeUndefined();
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import { isUuid, uuidv7 } from "../../lib/ids.js";
 import { entryOf, type AuditPayload, type AuditRecord } from "../audit/types.js";
+import type { ReadConsistency } from "../consistency.js";
 import { DomainError, ErrorReason, invalidArgument, notFound } from "../errors.js";
 import { checkCurrencyCode } from "../ledger/currency.js";
 import { checkId, checkIdempotencyKey, type Idempotency, type Outcome } from "../ledger/ledger.js";
@@ -125,7 +126,7 @@ export class Identity {
     });
   }
 
-  async getUser(lookup: UserLookup): Promise<User> {
+  async getUser(lookup: UserLookup, consistency: ReadConsistency = "STRONG"): Promise<User> {
     let normalized: UserLookup;
     let field: string;
     if ("id" in lookup) [normalized, field] = [{ id: checkId("user_id", lookup.id) }, "user_id"];
@@ -135,15 +136,15 @@ export class Identity {
       if (!email) throw invalidArgument("email", "is required");
       [normalized, field] = [{ email }, "email"];
     } else [normalized, field] = [{ external: checkExternalIdentity("external_identity", lookup.external) }, "external_identity"];
-    const user = await this.store.findUser(normalized);
+    const user = await this.store.findUser(normalized, consistency);
     if (!user) throw notFound(field, "user");
     return user;
   }
 
-  async batchGetUsers(ids: string[]): Promise<User[]> {
+  async batchGetUsers(ids: string[], consistency: ReadConsistency = "STRONG"): Promise<User[]> {
     if (ids.length === 0 || ids.length > MAX_BATCH_GET_USERS) throw invalidArgument("user_ids", `must hold 1 to ${MAX_BATCH_GET_USERS} ids`);
     ids.forEach((id, i) => checkId(`user_ids[${i}]`, id));
-    const byId = new Map((await this.store.findUsers([...new Set(ids)])).map((u) => [u.id, u]));
+    const byId = new Map((await this.store.findUsers([...new Set(ids)], consistency)).map((u) => [u.id, u]));
     return ids.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
   }
 

@@ -1,4 +1,5 @@
 /** What the identity domain needs from storage. */
+import type { ReadConsistency } from "../consistency.js";
 import type { LedgerTx, Page } from "../ledger/ports.js";
 import type { ExternalIdentity, User, UserStatus } from "./types.js";
 
@@ -35,8 +36,8 @@ export interface UserFilter {
 
 export interface IdentityStore {
   transaction<T>(fn: (tx: IdentityTx) => Promise<T>): Promise<T>;
-  findUser(lookup: UserLookup): Promise<User | null>;
-  findUsers(ids: string[]): Promise<User[]>;
+  findUser(lookup: UserLookup, consistency: ReadConsistency): Promise<User | null>;
+  findUsers(ids: string[], consistency: ReadConsistency): Promise<User[]>;
   listUsers(filter: UserFilter, limit: number, afterId: string | null): Promise<User[]>;
 }
 

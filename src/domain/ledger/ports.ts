@@ -5,6 +5,7 @@
  * deadlocks, with a bound.
  */
 import type { AuditEntry } from "../audit/types.js";
+import type { ReadConsistency } from "../consistency.js";
 import type { Account, AccountState, AccountStatus, Entry, Hold, Owner, Transfer } from "./types.js";
 
 /** A client's idempotency key, scoped to one RPC, with a hash of its request. */
@@ -110,13 +111,17 @@ export interface TimeRange {
 
 export interface LedgerStore {
   transaction<T>(fn: (tx: LedgerTx) => Promise<T>): Promise<T>;
-  findAccount(id: string): Promise<Account | null>;
+  findAccount(id: string, consistency?: ReadConsistency): Promise<Account | null>;
+  /** An account with its newest entry (for the current balance and its journal position), as of one moment. */
+  findBalance(id: string, consistency: ReadConsistency): Promise<{ account: Account; last: Entry | null } | null>;
   listAccounts(filter: AccountFilter, limit: number, afterId: string | null): Promise<Account[]>;
-  findTransfer(by: { id: string } | { idempotencyKey: string }): Promise<Transfer | null>;
+  findTransfer(by: { id: string } | { idempotencyKey: string }, consistency?: ReadConsistency): Promise<Transfer | null>;
   findTransfers(ids: string[]): Promise<Transfer[]>;
   findHold(id: string): Promise<Hold | null>;
   /** Entries of an account, newest first, with positions below `beforePosition`. */
   listEntries(accountId: string, range: TimeRange, limit: number, beforePosition: bigint | null): Promise<Entry[]>;
+  /** Whether any pending hold is past its expiry (a cheap probe before locking them). */
+  hasExpiredHolds(): Promise<boolean>;
   /** Deletes up to `limit` idempotency keys created before `before`; returns how many. */
   purgeIdempotencyKeys(before: Date, limit: number): Promise<number>;
   /** The last entry of an account at or before a time or position. */
