@@ -92,6 +92,26 @@ function logDatabaseMode(config: Config, logger: Logger): void {
   }
 }
 
+/**
+ * Accelerate's query limit gives up on a statement but cannot cancel it in
+ * PostgreSQL; only a server-side statement_timeout can. Without one, a
+ * statement stuck on a lock keeps its connection and locks after Accelerate
+ * has given up. One query at start-up tells whether the connections
+ * Accelerate opens carry one.
+ */
+async function checkAccelerateStatementTimeout(db: Db, logger: Logger): Promise<void> {
+  try {
+    const [row] = await db.$queryRaw<{ timeout: string }[]>`SELECT current_setting('statement_timeout') AS timeout`;
+    if (row?.timeout === "0") {
+      logger.warn(
+        "the database connections behind Accelerate have no statement_timeout: add options=-c statement_timeout=10000 to the connection string Accelerate uses (see README)",
+      );
+    }
+  } catch (error) {
+    logger.warn({ err: error }, "could not read statement_timeout through Accelerate");
+  }
+}
+
 export interface Domain {
   currencies: CurrencyService;
   ledger: Ledger;
@@ -156,6 +176,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       transactionMaxWaitMs: config.dbTransactionMaxWaitMs,
       logger,
     });
+    if (config.databaseMode === "accelerate") await checkAccelerateStatementTimeout(db, logger);
     const cache = buildCachePolicy(db, config, logger);
     // Migrations are the only writers of currencies; cached lists must not outlive them.
     if (applied.length > 0) await cache.invalidate([cacheTag.currencies()]);

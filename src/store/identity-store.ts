@@ -1,11 +1,11 @@
 /** The identity registry's storage, on Prisma's typed model API (not a hot path: clarity first). */
 import type { Logger } from "pino";
+import type { ReadConsistency } from "../domain/consistency.js";
 import { DomainError, ErrorReason } from "../domain/errors.js";
 import type { IdentityStore, IdentityTx, IdentityWrites, UserFilter, UserLookup } from "../domain/identity/ports.js";
 import type { User } from "../domain/identity/types.js";
 import type { Prisma, User as PrismaUser } from "../generated/prisma/client.js";
 import type { Db } from "../lib/prisma.js";
-import type { ReadConsistency } from "../domain/consistency.js";
 import { staleTags, type CachePolicy, type UserTagSource } from "./cache-policy.js";
 import { dbErrorFacts } from "./db-errors.js";
 import { PrismaLedgerTx, translateLedgerError } from "./ledger-store.js";

@@ -80,9 +80,24 @@ describe("start-up: what the database mode means", () => {
     } finally {
       await executor.stop();
     }
-    expect(lines.filter((l) => /Accelerate is off/.test(l.msg))).toEqual([]);
+    expect(lines.filter((l) => /Accelerate is off|statement_timeout/.test(l.msg))).toEqual([]);
     expect(lines.find((l) => l.level === WARN && /DB_TRANSACTION_TIMEOUT_MS/.test(l.msg))?.msg).toMatch(/Accelerate's default interactive-transaction limit/);
     // The database was empty: every migration was applied through DIRECT_DATABASE_URL.
     expect(executor.invalidations).toEqual([["currencies"]]);
+  });
+
+  it("on Accelerate: warns when the connections behind it have no statement_timeout", async () => {
+    const db = await createEmptyDatabase();
+    dbs.push(db);
+    const executor = await startQueryPlanExecutor(db.url, { statementTimeoutMs: 0 });
+    const { logger, lines } = recordingLogger();
+    try {
+      const config = loadConfig({ DATABASE_URL: executor.url, DIRECT_DATABASE_URL: db.url, PORT: "0", CONNECT_PORT: "-1", HOST: "127.0.0.1" });
+      const server = await startServer(config, logger);
+      await server.stop();
+    } finally {
+      await executor.stop();
+    }
+    expect(lines.find((l) => l.level === WARN && /statement_timeout/.test(l.msg))?.msg).toMatch(/options=-c statement_timeout=10000/);
   });
 });
