@@ -8,11 +8,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code } from "@connectrpc/connect";
 import { beforeEach, describe, expect, it } from "vitest";
 import { ReadConsistency } from "../../src/gen/aevon/type/v1/read_consistency_pb.js";
 import { MAX_TAGS_PER_CALL } from "../../src/store/cache-policy.js";
 import type { RecordedQuery } from "../support/accelerate.js";
-import { fundedAccount, identityClient, issuance, key, useLedgerServer } from "../support/ledger.js";
+import { expectFailure, fundedAccount, identityClient, issuance, key, useLedgerServer } from "../support/ledger.js";
 
 // Background jobs (hold expiry, audit sealer, health) would add their own queries: keep them out of the way.
 const ctx = useLedgerServer({ HOLD_EXPIRY_INTERVAL_MS: "600000", AUDIT_SEAL_INTERVAL_MS: "60000", HEALTH_CHECK_INTERVAL_MS: "600000" }, "accelerate");
@@ -149,6 +150,13 @@ describe("reads carry the policy's cache directives", () => {
       { read: "Currency.findMany", cacheControl: "max-age=300,stale-while-revalidate=3600", tags: ["currencies"] },
       { read: "Currency.findUnique", cacheControl: "max-age=300,stale-while-revalidate=3600", tags: ["currencies"] },
     ]);
+  });
+});
+
+describe("the consistency field", () => {
+  it("refuses a value it does not know, by name, rather than guessing", async () => {
+    const account = await fundedAccount(ctx.client, 0n);
+    await expectFailure(ctx.client.getAccount({ accountId: account.id, consistency: 7 as ReadConsistency }), Code.InvalidArgument, "INVALID_ARGUMENT", "consistency");
   });
 });
 
