@@ -27,6 +27,7 @@ import { createIdentityStore } from "../store/identity-store.js";
 import { createLedgerStore } from "../store/ledger-store.js";
 import { DEFAULT_RETRY_POLICY } from "../store/transaction.js";
 import { createConnectServer } from "./connect-server.js";
+import { checkAccelerateStatementTimeout, logDatabaseMode } from "./database-mode.js";
 import { addService, createGrpcServer } from "./grpc-server.js";
 import { addHealth, type HealthMonitor } from "./health.js";
 import { startJobs } from "./jobs.js";
@@ -63,53 +64,6 @@ async function prepareSchema(url: string, config: Config, logger: Logger): Promi
   const pending = await listPendingMigrations(url, { logger });
   if (pending.length > 0) throw new PendingMigrationsError(pending);
   return [];
-}
-
-/** Accelerate's documented defaults; larger settings also need raising in the Accelerate console. */
-const ACCELERATE_LIMITS = { queryTimeoutMs: 10_000, transactionTimeoutMs: 15_000, responseBytes: 5_000_000 } as const;
-
-/** Says at start-up what the database mode means for pooling, limits and caching, so nobody is surprised. */
-function logDatabaseMode(config: Config, logger: Logger): void {
-  if (config.databaseMode !== "accelerate") {
-    logger.warn(
-      { databaseMode: config.databaseMode },
-      "Prisma Accelerate is off (direct PostgreSQL connection): the client ignores cacheStrategy and cache invalidation, so EVENTUAL reads are served from PostgreSQL",
-    );
-    return;
-  }
-  logger.info(
-    { transactionTimeoutMs: config.dbTransactionTimeoutMs },
-    "Prisma Accelerate: connection pool size and query timeout are Accelerate's (DB_POOL_MAX and DB_STATEMENT_TIMEOUT_MS apply to direct connections only)",
-  );
-  if (config.dbTransactionTimeoutMs > ACCELERATE_LIMITS.transactionTimeoutMs) {
-    logger.warn(
-      { transactionTimeoutMs: config.dbTransactionTimeoutMs, accelerateDefaultMs: ACCELERATE_LIMITS.transactionTimeoutMs },
-      "DB_TRANSACTION_TIMEOUT_MS is above Accelerate's default interactive-transaction limit; raise that limit in the Accelerate console too",
-    );
-  }
-  if (config.maxSendMessageBytes > ACCELERATE_LIMITS.responseBytes) {
-    logger.warn({ maxSendMessageBytes: config.maxSendMessageBytes }, "MAX_SEND_MESSAGE_BYTES is above Accelerate's 5 MB response limit");
-  }
-}
-
-/**
- * Accelerate's query limit gives up on a statement but cannot cancel it in
- * PostgreSQL; only a server-side statement_timeout can. Without one, a
- * statement stuck on a lock keeps its connection and locks after Accelerate
- * has given up. One query at start-up tells whether the connections
- * Accelerate opens carry one.
- */
-async function checkAccelerateStatementTimeout(db: Db, logger: Logger): Promise<void> {
-  try {
-    const [row] = await db.$queryRaw<{ timeout: string }[]>`SELECT current_setting('statement_timeout') AS timeout`;
-    if (row?.timeout === "0") {
-      logger.warn(
-        "the database connections behind Accelerate have no statement_timeout: add options=-c statement_timeout=10000 to the connection string Accelerate uses (see README)",
-      );
-    }
-  } catch (error) {
-    logger.warn({ err: error }, "could not read statement_timeout through Accelerate");
-  }
 }
 
 export interface Domain {
