@@ -6,6 +6,8 @@
  *
  *   - latency: BENCH_SEQUENTIAL transfers one at a time (median, p99);
  *   - throughput: BENCH_CONCURRENCY transfers in flight for BENCH_SECONDS;
+ *   - idle: requests per second an instance with no traffic sends (job
+ *     probes, health checks), over BENCH_IDLE_SECONDS (default 10);
  *   - HTTP requests per transfer on the Accelerate path, counted by the
  *     executor process (one at a time, and under load with group commit),
  *     background jobs included.
@@ -32,6 +34,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const SEQUENTIAL = Number(process.env.BENCH_SEQUENTIAL ?? 300);
 const ACCOUNTS = 200;
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
 
 // ── The executor process: `tsx bench/accelerate.ts executor <database url>` ──
@@ -168,7 +171,11 @@ try {
     executorProc.stdin!.write("count\n");
     return (await reply).requests;
   };
+  // Idle: what an instance costs Accelerate with no traffic (jobs' probes, health checks).
+  await new Promise((r) => setTimeout(r, 5_000));
   await count();
+  await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+  const idlePerSecond = (await count()) / IDLE_SECONDS;
   for (let i = 0; i < 20; i++) await transfer(accelerated, ids);
   const aloneRequests = (await count()) / 20;
   const acceleratedFigures = await measure(accelerated, ids);
@@ -186,6 +193,7 @@ try {
       ` ${aloneRequests.toFixed(2)} one at a time, ${loadRequests.toFixed(2)} under load (group commit and sealing batches share them).` +
       ` A transfer's own: 4 (test/store/accelerate-path.test.ts).`,
   );
+  console.log(`Idle instance: ${idlePerSecond.toFixed(2)} requests/s to the executor over ${IDLE_SECONDS} s (job probes and health checks).`);
 } finally {
   for (const p of procs) p.kill("SIGTERM");
   await new Promise((r) => setTimeout(r, 1500));

@@ -58,6 +58,12 @@ export interface Config {
   dbMaxAttempts: number;
   /** How often pending holds past their time are expired. Default 250 ms: the bound on the expiry-to-release delay. */
   holdExpiryIntervalMs: number;
+  /**
+   * Longest gap between expiry probes while no hold is due. Default 2000 ms.
+   * Not a delay bound: the job sleeps until the next pending hold's expiry,
+   * and a new hold wakes it. Over Accelerate every probe is a billed query.
+   */
+  holdExpiryIdleIntervalMs: number;
   /** Most holds one expiry pass releases (one transaction). Default 500. */
   holdExpiryBatch: number;
   /** How long idempotency keys (and their replies) are kept. Default 168 h (7 days); at least 24. */
@@ -68,6 +74,12 @@ export interface Config {
   transferGroupConcurrency: number;
   /** How often the sealer chains newly committed audit events. Default 100 ms (the seal-delay target is well under 1 s). */
   auditSealIntervalMs: number;
+  /**
+   * Longest gap between sealer probes while nothing waits. Default 2000 ms.
+   * Writes on this instance wake the sealer, so their seal delay stays at
+   * AUDIT_SEAL_INTERVAL_MS; this bounds it for events nobody here announced.
+   */
+  auditSealIdleIntervalMs: number;
   /** Most events sealed per sealer transaction. Default 1000. */
   auditSealBatch: number;
   /** Currency of the default wallet opened with every new user. Default AEV, the ΛΞVON token. */
@@ -179,11 +191,13 @@ export function loadConfig(env: Env = process.env): Config {
     healthCheckIntervalMs: intFromEnv(env, "HEALTH_CHECK_INTERVAL_MS", 2_000, 100, 10 * MINUTE_MS),
     dbMaxAttempts: intFromEnv(env, "DB_MAX_ATTEMPTS", 8, 1, 100),
     holdExpiryIntervalMs: intFromEnv(env, "HOLD_EXPIRY_INTERVAL_MS", 250, 10, 10 * MINUTE_MS),
+    holdExpiryIdleIntervalMs: intFromEnv(env, "HOLD_EXPIRY_IDLE_INTERVAL_MS", 2_000, 10, 10 * MINUTE_MS),
     holdExpiryBatch: intFromEnv(env, "HOLD_EXPIRY_BATCH", 500, 1, 10_000),
     idempotencyKeyRetentionHours: intFromEnv(env, "IDEMPOTENCY_KEY_RETENTION_HOURS", 168, 24, 24 * 365),
     transferGroupMax: intFromEnv(env, "TRANSFER_GROUP_MAX", 64, 1, 1000),
     transferGroupConcurrency: intFromEnv(env, "TRANSFER_GROUP_CONCURRENCY", 2, 1, 64),
     auditSealIntervalMs: intFromEnv(env, "AUDIT_SEAL_INTERVAL_MS", 100, 10, MINUTE_MS),
+    auditSealIdleIntervalMs: intFromEnv(env, "AUDIT_SEAL_IDLE_INTERVAL_MS", 2_000, 10, 10 * MINUTE_MS),
     auditSealBatch: intFromEnv(env, "AUDIT_SEAL_BATCH", 1000, 1, 100_000),
     defaultWalletCurrency: env.DEFAULT_WALLET_CURRENCY || "AEV",
     cacheLifetimes: {

@@ -25,12 +25,12 @@ import { createCurrencyStore } from "../store/currency-store.js";
 import { infrastructureErrorOf } from "../store/db-errors.js";
 import { createIdentityStore } from "../store/identity-store.js";
 import { createLedgerStore } from "../store/ledger-store.js";
-import { DEFAULT_RETRY_POLICY } from "../store/transaction.js";
+import { DEFAULT_RETRY_POLICY, type CommitListener } from "../store/transaction.js";
 import { createConnectServer } from "./connect-server.js";
 import { checkAccelerateStatementTimeout, logDatabaseMode } from "./database-mode.js";
 import { addService, createGrpcServer } from "./grpc-server.js";
 import { addHealth, type HealthMonitor } from "./health.js";
-import { startJobs } from "./jobs.js";
+import { startJobs, type Jobs } from "./jobs.js";
 import { addReflection } from "./reflection.js";
 
 export interface RunningServer {
@@ -66,6 +66,9 @@ async function prepareSchema(url: string, config: Config, logger: Logger): Promi
   return [];
 }
 
+const EXPIRE_JOB = "expire-holds";
+const SEAL_JOB = "seal-audit-events";
+
 export interface Domain {
   currencies: CurrencyService;
   ledger: Ledger;
@@ -83,16 +86,22 @@ export function buildCachePolicy(db: Db, config: Config, logger: Logger): CacheP
   });
 }
 
-export function buildDomain(db: Db, config: Config, logger: Logger, cache: CachePolicy = buildCachePolicy(db, config, logger)): Domain {
+export function buildDomain(
+  db: Db,
+  config: Config,
+  logger: Logger,
+  cache: CachePolicy = buildCachePolicy(db, config, logger),
+  onCommit?: CommitListener,
+): Domain {
   const retry = { ...DEFAULT_RETRY_POLICY, maxAttempts: config.dbMaxAttempts };
   return {
     currencies: new CurrencyService(createCurrencyStore(db, cache)),
-    ledger: new Ledger(createLedgerStore(db, { cache, retry, logger }), {
+    ledger: new Ledger(createLedgerStore(db, { cache, retry, logger, onCommit }), {
       maxSize: config.transferGroupMax,
       maxConcurrent: config.transferGroupConcurrency,
     }),
-    identity: new Identity(createIdentityStore(db, { cache, retry, logger }), config.defaultWalletCurrency),
-    audit: new AuditLog(createAuditStore(db, { retry, logger, sealHorizonMs: config.settleHorizonMs })),
+    identity: new Identity(createIdentityStore(db, { cache, retry, logger, onCommit }), config.defaultWalletCurrency),
+    audit: new AuditLog(createAuditStore(db, { retry, logger, sealHorizonMs: config.settleHorizonMs, onCommit })),
   };
 }
 
@@ -147,19 +156,30 @@ async function serve(config: Config, logger: Logger, db: Db, cache: CachePolicy,
   // Every in-flight call links its own signal to this one and unlinks when it
   // ends, so the listener count tracks in-flight calls: not a leak, no warning.
   setMaxListeners(0, shutdown.signal);
-  const domain = buildDomain(db, config, logger, cache);
+  // Committed writes wake the jobs they give work to, so idle jobs can back off.
+  let jobs: Jobs | undefined;
+  const onCommit: CommitListener = (facts) => {
+    if (facts.auditEvents > 0) jobs?.wake(SEAL_JOB);
+    if (facts.earliestHoldExpiry) jobs?.wake(EXPIRE_JOB, facts.earliestHoldExpiry);
+  };
+  const domain = buildDomain(db, config, logger, cache, onCommit);
   const services = buildServices(domain, logger);
-  const jobs = startJobs(
+  jobs = startJobs(
     [
       {
-        name: "expire-holds",
+        name: EXPIRE_JOB,
         intervalMs: config.holdExpiryIntervalMs,
+        idleIntervalMs: config.holdExpiryIdleIntervalMs,
         batch: config.holdExpiryBatch,
-        run: () => domain.ledger.expireHolds(config.holdExpiryBatch),
+        run: async () => {
+          const { expired, nextDueAt } = await domain.ledger.expireHolds(config.holdExpiryBatch);
+          return { done: expired, nextDueAt };
+        },
       },
       {
-        name: "seal-audit-events",
+        name: SEAL_JOB,
         intervalMs: config.auditSealIntervalMs,
+        idleIntervalMs: config.auditSealIdleIntervalMs,
         batch: config.auditSealBatch,
         run: () => domain.audit.seal(config.auditSealBatch),
       },

@@ -10,7 +10,7 @@ import type { AuditEvent as PrismaAuditEvent, AuditSeal as PrismaAuditSeal } fro
 import type { Db } from "../lib/prisma.js";
 import { emptyWriteSet } from "../domain/ledger/ports.js";
 import { PrismaLedgerTx, translateLedgerError } from "./ledger-store.js";
-import { runTransaction, type RetryPolicy } from "./transaction.js";
+import { runTransaction, type CommitListener, type RetryPolicy } from "./transaction.js";
 
 /** One sealer at a time, across every instance of the service. */
 const SEALER_LOCK_ID = 0x41_45_47_49; // "AEGI"
@@ -83,14 +83,16 @@ export interface AuditStoreOptions {
    * twice the longest transaction. Default 60 s.
    */
   sealHorizonMs?: number;
+  /** Hears each committed append (wakes the sealer). */
+  onCommit?: CommitListener;
 }
 
 export function createAuditStore(db: Db, options: AuditStoreOptions = {}): AuditStore {
   const horizonMs = options.sealHorizonMs ?? 60_000;
   const include = { seal: true } as const;
   return {
-    append(claim, entry, reply) {
-      return runTransaction(
+    async append(claim, entry, reply) {
+      const out = await runTransaction(
         db,
         async (tx) => {
           const ledgerTx = new PrismaLedgerTx(tx);
@@ -112,8 +114,10 @@ export function createAuditStore(db: Db, options: AuditStoreOptions = {}): Audit
           await ledgerTx.write(emptyWriteSet(), { claim, response: reply(event) });
           return { event };
         },
-        { ...options, translate: translateLedgerError },
+        { retry: options.retry, logger: options.logger, translate: translateLedgerError },
       );
+      if (out.event) options.onCommit?.({ auditEvents: 1, earliestHoldExpiry: null });
+      return out;
     },
 
     async findEvent(id) {

@@ -9,7 +9,7 @@ import type { Db } from "../lib/prisma.js";
 import { staleTags, type CachePolicy, type UserTagSource } from "./cache-policy.js";
 import { dbErrorFacts } from "./db-errors.js";
 import { PrismaLedgerTx, translateLedgerError } from "./ledger-store.js";
-import { runWrite, type RetryPolicy, type TxClient } from "./transaction.js";
+import { runWrite, type CommitFacts, type CommitListener, type RetryPolicy, type TxClient } from "./transaction.js";
 
 const WITH_IDENTITIES = { externalIdentities: { select: { provider: true, subject: true }, orderBy: { createdAt: "asc" } } } as const;
 
@@ -56,6 +56,11 @@ class PrismaIdentityTx implements IdentityTx {
   /** Cache tags this transaction's writes make stale (identity's and the ledger side's). */
   get staleTags(): Set<string> {
     return this.ledger.staleTags;
+  }
+
+  /** What this transaction wrote (through the ledger side's shared write). */
+  commitFacts(): CommitFacts {
+    return this.ledger.commitFacts();
   }
 
   async lockUser(id: string): Promise<User | null> {
@@ -108,6 +113,8 @@ class PrismaIdentityTx implements IdentityTx {
 export interface IdentityStoreOptions {
   /** What may be cached and what each write invalidates. */
   cache: CachePolicy;
+  /** Hears what each committed write wrote (wakes the sealer). */
+  onCommit?: CommitListener;
   retry?: RetryPolicy;
   logger?: Logger;
 }
@@ -119,7 +126,8 @@ export function createIdentityStore(db: Db, options: IdentityStoreOptions): Iden
     return user && userOf(user);
   };
   return {
-    transaction: (fn) => runWrite(db, cache, (tx: TxClient) => new PrismaIdentityTx(tx), fn, { retry: options.retry, logger: options.logger, translate }),
+    transaction: (fn) =>
+      runWrite(db, cache, (tx: TxClient) => new PrismaIdentityTx(tx), fn, { retry: options.retry, logger: options.logger, translate, onCommit: options.onCommit }),
 
     async findUser(lookup: UserLookup, consistency: ReadConsistency) {
       if ("id" in lookup) return load(lookup.id, consistency);

@@ -17,7 +17,7 @@ import type { Account as PrismaAccount, Entry as PrismaEntry, Hold as PrismaHold
 import type { Db } from "../lib/prisma.js";
 import { staleTags, type CachePolicy } from "./cache-policy.js";
 import { dbErrorFacts } from "./db-errors.js";
-import { runWrite, type RetryPolicy, type TxClient } from "./transaction.js";
+import { runWrite, type CommitFacts, type CommitListener, type RetryPolicy, type TxClient } from "./transaction.js";
 
 interface AccountRow {
   id: string;
@@ -151,8 +151,14 @@ export class PrismaLedgerTx implements LedgerTx {
   readonly staleTags = new Set<string>();
   /** Each locked account's status as locked, to tell which writes change a status. */
   private readonly lockedStatus = new Map<string, AccountStatus>();
+  private readonly written: CommitFacts = { auditEvents: 0, earliestHoldExpiry: null };
 
   constructor(private readonly tx: TxClient) {}
+
+  /** What this transaction wrote, for the background jobs once it has committed. */
+  commitFacts(): CommitFacts {
+    return { ...this.written };
+  }
 
   private remember(accounts: Map<string, Account>): Map<string, Account> {
     for (const [id, account] of accounts) if (!this.lockedStatus.has(id)) this.lockedStatus.set(id, account.status);
@@ -266,6 +272,11 @@ export class PrismaLedgerTx implements LedgerTx {
       if (state.status !== this.lockedStatus.get(state.id)) for (const tag of staleTags.accountStatus(state.id)) this.staleTags.add(tag);
     }
     for (const r of set.reversals) for (const tag of staleTags.transferReversed(r.transferId)) this.staleTags.add(tag);
+    this.written.auditEvents += set.audit.length;
+    for (const hold of set.holds) {
+      const due = this.written.earliestHoldExpiry;
+      if (hold.status === "PENDING" && (due === null || hold.expiresAt < due)) this.written.earliestHoldExpiry = hold.expiresAt;
+    }
     const payload = {
       ...writePayload(set),
       completions: completions.map((c) => ({ scope: c.claim.scope, key: c.claim.key, response: Buffer.from(c.response).toString("base64") })),
@@ -477,6 +488,8 @@ const CLAIM_MANY_AND_LOCK_SQL = `
 export interface LedgerStoreOptions {
   /** What may be cached and what each write invalidates. */
   cache: CachePolicy;
+  /** Hears what each committed write wrote (wakes the sealer and the hold expiry). */
+  onCommit?: CommitListener;
   retry?: RetryPolicy;
   logger?: Logger;
 }
@@ -485,7 +498,12 @@ export function createLedgerStore(db: Db, options: LedgerStoreOptions): LedgerSt
   const { cache } = options;
   return {
     transaction: (fn) =>
-      runWrite(db, cache, (tx: TxClient) => new PrismaLedgerTx(tx), fn, { retry: options.retry, logger: options.logger, translate: translateLedgerError }),
+      runWrite(db, cache, (tx: TxClient) => new PrismaLedgerTx(tx), fn, {
+        retry: options.retry,
+        logger: options.logger,
+        translate: translateLedgerError,
+        onCommit: options.onCommit,
+      }),
 
     async findAccount(id, consistency = "STRONG") {
       const account = await db.account.findUnique({ where: { id }, ...cache.account(id, consistency) });
@@ -552,11 +570,11 @@ export function createLedgerStore(db: Db, options: LedgerStoreOptions): LedgerSt
       return entries.map(entryOf);
     },
 
-    async hasExpiredHolds() {
-      // The same clock and condition as lockExpiredHolds, on the (status, expires_at) index.
-      const [row] = await db.$queryRaw<{ due: boolean }[]>`
-        SELECT EXISTS (SELECT 1 FROM holds WHERE status = 'PENDING' AND expires_at <= now()) AS due`;
-      return row!.due;
+    async nextHoldExpiry() {
+      // The same clock as lockExpiredHolds; min() reads one end of the (status, expires_at) index.
+      const [row] = await db.$queryRaw<{ next: Date | null; now: Date }[]>`
+        SELECT (SELECT min(expires_at) FROM holds WHERE status = 'PENDING') AS next, now() AS now`;
+      return { next: row!.next, now: row!.now };
     },
 
     async purgeIdempotencyKeys(before: Date, limit: number) {

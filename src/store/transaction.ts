@@ -25,17 +25,35 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 8, baseDelayMs: 2, maxDelayMs: 100 };
 
+/** What a committed write tells the background jobs (so they need not poll for it). */
+export interface CommitFacts {
+  /** Audit events written: the sealer has work. */
+  auditEvents: number;
+  /** The earliest expiry among pending holds written: when the expiry job will have work. */
+  earliestHoldExpiry: Date | null;
+}
+
+/** Called after each committed write; must not throw. */
+export type CommitListener = (facts: CommitFacts) => void;
+
+/** One attempt's side of a write transaction: what it makes stale, and what it wrote. */
+export interface WriteSide {
+  readonly staleTags: Set<string>;
+  commitFacts(): CommitFacts;
+}
+
 /**
  * `runTransaction` for a write whose side of the transaction (`open`, made
  * afresh per attempt) collects the cache tags it makes stale; once the
- * transaction has committed, those of the committed attempt are invalidated.
+ * transaction has committed, those of the committed attempt are invalidated
+ * and `onCommit` hears what it wrote.
  */
-export async function runWrite<Side extends { readonly staleTags: Set<string> }, T>(
+export async function runWrite<Side extends WriteSide, T>(
   db: Db,
   cache: Pick<CachePolicy, "invalidate">,
   open: (tx: TxClient) => Side,
   work: (side: NoInfer<Side>) => Promise<T>,
-  options: { retry?: RetryPolicy; logger?: Logger; translate?: (error: unknown) => unknown } = {},
+  options: { retry?: RetryPolicy; logger?: Logger; translate?: (error: unknown) => unknown; onCommit?: CommitListener } = {},
 ): Promise<T> {
   // Attempts run one after another; the last is the one that committed.
   let committed: Side | undefined;
@@ -48,6 +66,7 @@ export async function runWrite<Side extends { readonly staleTags: Set<string> },
     options,
   );
   await cache.invalidate(committed!.staleTags);
+  options.onCommit?.(committed!.commitFacts());
   return result;
 }
 

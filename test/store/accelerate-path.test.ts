@@ -46,7 +46,18 @@ describe("round trips", () => {
 
 describe("background jobs while idle", () => {
   it("probe with one query per tick and open no transaction", async () => {
-    const server = await startTestServer({ HOLD_EXPIRY_INTERVAL_MS: "50", AUDIT_SEAL_INTERVAL_MS: "50", HEALTH_CHECK_INTERVAL_MS: "600000" }, undefined, "accelerate");
+    // No idle back-off here (test/server/jobs.test.ts covers it): every tick probes.
+    const server = await startTestServer(
+      {
+        HOLD_EXPIRY_INTERVAL_MS: "50",
+        HOLD_EXPIRY_IDLE_INTERVAL_MS: "50",
+        AUDIT_SEAL_INTERVAL_MS: "50",
+        AUDIT_SEAL_IDLE_INTERVAL_MS: "50",
+        HEALTH_CHECK_INTERVAL_MS: "600000",
+      },
+      undefined,
+      "accelerate",
+    );
     try {
       // Let the start-up work (the first seal of nothing, the first expiry pass) settle, then watch.
       await new Promise((r) => setTimeout(r, 300));

@@ -120,8 +120,8 @@ export interface LedgerStore {
   findHold(id: string): Promise<Hold | null>;
   /** Entries of an account, newest first, with positions below `beforePosition`. */
   listEntries(accountId: string, range: TimeRange, limit: number, beforePosition: bigint | null): Promise<Entry[]>;
-  /** Whether any pending hold is past its expiry (a cheap probe before locking them). */
-  hasExpiredHolds(): Promise<boolean>;
+  /** The earliest expiry among pending holds (null when none), and the database's clock (a cheap probe before locking them). */
+  nextHoldExpiry(): Promise<{ next: Date | null; now: Date }>;
   /** Deletes up to `limit` idempotency keys created before `before`; returns how many. */
   purgeIdempotencyKeys(before: Date, limit: number): Promise<number>;
   /** The last entry of an account at or before a time or position. */
