@@ -583,13 +583,10 @@ export class Ledger {
   /**
    * Expires up to `limit` pending holds whose time is up, releasing their
    * funds. Safe to run from several instances at once (SKIP LOCKED).
-   * Returns how many it expired.
-   */
-  /**
-   * Expires up to `limit` pending holds past their time. When none is due it
-   * costs one cheap query and no transaction (over Accelerate each
-   * transaction step is an HTTP round trip and a billed query), and says when
-   * the next one falls due, so the job can sleep until then.
+   * Returns how many it expired. When none is due it costs one cheap query
+   * and no transaction (over Accelerate each transaction step is an HTTP
+   * round trip and a billed query), and says when the next one falls due, so
+   * the job can sleep until then.
    */
   async expireHolds(limit: number): Promise<{ expired: number; nextDueAt: Date | null }> {
     const { next, now } = await this.store.nextHoldExpiry();
