@@ -164,8 +164,10 @@ export class CachePolicy {
    * committed, and what stays stale ages out within its lifetime.
    */
   async invalidate(tags: Iterable<string>): Promise<void> {
+    // Direct mode: nothing to do, and nothing built (this runs after every write).
+    if (!this.active) return;
     const unique = [...new Set(tags)];
-    if (!this.active || unique.length === 0) return;
+    if (unique.length === 0) return;
     const calls: Promise<unknown>[] = [];
     for (let i = 0; i < unique.length; i += MAX_TAGS_PER_CALL) {
       calls.push(this.db.$accelerate.invalidate({ tags: unique.slice(i, i + MAX_TAGS_PER_CALL) }));

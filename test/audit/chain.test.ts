@@ -8,6 +8,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AuditService } from "../../src/gen/aevon/audit/v1/audit_pb.js";
 import { expectFailure, key, useLedgerServer } from "../support/ledger.js";
+import { until } from "../support/poll.js";
 
 const ctx = useLedgerServer({ AUDIT_SEAL_INTERVAL_MS: "20", AUDIT_SEAL_BATCH: "10000" });
 let audit: ReturnType<typeof createClient<typeof AuditService>>;
@@ -15,14 +16,7 @@ beforeAll(() => {
   audit = createClient(AuditService, createGrpcTransport({ baseUrl: `http://${ctx.server.grpcAddress}` }));
 });
 
-async function allSealed(timeoutMs = 60_000) {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const c = await audit.checkpoint({});
-    if (c.unsealedCount === 0n || Date.now() > end) return c;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const allSealed = (budgetMs = 60_000) => until(() => audit.checkpoint({}), (c) => c.unsealedCount === 0n, budgetMs, 50);
 
 /** Runs SQL with the triggers bypassed, as a superuser tampering with the table would. */
 const tamper = (sql: string) => ctx.server.database.sql(`SET session_replication_role = replica; ${sql}; RESET session_replication_role`);

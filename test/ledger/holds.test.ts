@@ -3,17 +3,9 @@ import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { HoldStatus, TransferKind } from "../../src/gen/aevon/ledger/v1/ledger_pb.js";
 import { balanceOf, reasonOf, expectFailure, fundedAccount, key, useLedgerServer, userAccount } from "../support/ledger.js";
+import { until } from "../support/poll.js";
 
 const ctx = useLedgerServer({ HOLD_EXPIRY_INTERVAL_MS: "50" });
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 3_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > end) return value;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe("holds", () => {
   it("reduce only the available balance while pending", async () => {

@@ -13,6 +13,7 @@ import { describe, expect, it } from "vitest";
 import { AuditService } from "../../src/gen/aevon/audit/v1/audit_pb.js";
 import { HoldStatus } from "../../src/gen/aevon/ledger/v1/ledger_pb.js";
 import { fundedAccount, identityClient, key, useLedgerServer } from "../support/ledger.js";
+import { until } from "../support/poll.js";
 
 // Busy cadence as usual; idle back-off practically unbounded.
 const ctx = useLedgerServer({
@@ -22,15 +23,6 @@ const ctx = useLedgerServer({
   HOLD_EXPIRY_IDLE_INTERVAL_MS: "600000",
 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, budgetMs: number): Promise<T> {
-  const end = Date.now() + budgetMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > end) return value;
-    await sleep(25);
-  }
-}
 
 describe("a write wakes the idle job it gives work to", () => {
   it("the sealer seals a new event though its next probe was seconds away", async () => {
