@@ -5,6 +5,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { UserStatus } from "../../src/gen/aevon/identity/v1/identity_pb.js";
 import { AccountStatus } from "../../src/gen/aevon/ledger/v1/ledger_pb.js";
+import { ReadConsistency } from "../../src/gen/aevon/type/v1/read_consistency_pb.js";
 import { expectFailure, fundedAccount, identityClient, key, reasonOf, useLedgerServer, settle } from "../support/ledger.js";
 
 const ctx = useLedgerServer();
@@ -55,6 +56,17 @@ describe("CreateUser", () => {
 });
 
 describe("GetUser and BatchGetUsers", () => {
+  it("serve EVENTUAL reads on every database path, and never an answer older than a write made here", async () => {
+    // Direct: the client drops cacheStrategy. Accelerate: the write invalidated the user's tags before replying.
+    const { user } = await identity().createUser({ idempotencyKey: key(), handle: handle() });
+    const eventual = { lookup: { case: "userId" as const, value: user!.id }, consistency: ReadConsistency.EVENTUAL };
+    expect((await identity().getUser(eventual)).user?.displayName).toBe("");
+    await identity().updateUser({ idempotencyKey: key(), userId: user!.id, version: 1n, updateMask: { paths: ["display_name"] }, displayName: "Now" });
+    expect((await identity().getUser(eventual)).user).toMatchObject({ displayName: "Now", version: 2n });
+    const { users } = await identity().batchGetUsers({ userIds: [user!.id], consistency: ReadConsistency.EVENTUAL });
+    expect(users.map((u) => u.displayName)).toEqual(["Now"]);
+  });
+
   it("finds a user by id, handle and email (any case) and external identity", async () => {
     const h = handle();
     const external = { provider: "https://accounts.example.com", subject: randomUUID() };
