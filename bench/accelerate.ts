@@ -87,6 +87,7 @@ async function startService(databaseUrl: string, directUrl: string) {
     DIRECT_DATABASE_URL: directUrl,
     PORT: String(port),
     CONNECT_PORT: "-1",
+    METRICS_PORT: "0",
     HOST: "127.0.0.1",
     LOG_LEVEL: "warn",
     LOG_PRETTY: "false",
@@ -191,7 +192,7 @@ try {
   console.log(
     `\nHTTP requests to the executor per transfer, background jobs included (audit sealing, hold expiry, health):` +
       ` ${aloneRequests.toFixed(2)} one at a time, ${loadRequests.toFixed(2)} under load (group commit and sealing batches share them).` +
-      ` A transfer's own: 4 (test/store/accelerate-path.test.ts).`,
+      ` A transfer's own: 1 (one statement; test/store/accelerate-path.test.ts).`,
   );
   console.log(`Idle instance: ${idlePerSecond.toFixed(2)} requests/s to the executor over ${IDLE_SECONDS} s (job probes and health checks).`);
 } finally {

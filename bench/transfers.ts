@@ -389,6 +389,7 @@ async function startService(url: string, children: Set<ChildProcess>): Promise<S
       DATABASE_URL: url,
       PORT: String(port),
       CONNECT_PORT: "-1",
+    METRICS_PORT: "0",
       HOST: "127.0.0.1",
       LOG_LEVEL,
       LOG_PRETTY: "false",

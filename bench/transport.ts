@@ -86,7 +86,7 @@ async function startServer(kind: Kind): Promise<number> {
 
   // The production logger, unchanged: the parent pointed our stdout at a file
   // in os.tmpdir(), so "info" pays the real cost of one JSON line per call.
-  const logger = createLogger(kind === "adapter-info" ? "info" : "silent");
+  const logger = createLogger({ level: kind === "adapter-info" ? "info" : "silent" });
   const usd = { code: "USD", scale: 2, name: "US dollar" };
   // Shaped like src/rpc/ledger-service.ts (async, returns an init object),
   // minus the database.

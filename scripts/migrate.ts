@@ -18,46 +18,21 @@
  *       Record prisma/schema.prisma as the datamodel of the latest migration
  *       (only when adopting migrations made elsewhere, or after a merge).
  *
- * deploy/status/resolve use DIRECT_DATABASE_URL when set (DATABASE_URL may be
- * an Accelerate URL, which cannot run DDL), otherwise DATABASE_URL, otherwise
- * the embedded PostgreSQL of `npm start`.
+ * deploy/status/resolve use MIGRATION_DATABASE_URL (the tables' owner), else
+ * DIRECT_DATABASE_URL (DATABASE_URL may be an Accelerate URL, which cannot
+ * run DDL), else DATABASE_URL, else the embedded PostgreSQL of `npm start`.
+ * deploy also grants the service's role (the login of DATABASE_URL, when it
+ * is a postgres:// URL of another role) its privileges: ledger_runtime.
+ * (The operator CLI's `migrate deploy|status` shares this: src/cli/migrate.ts.)
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import {
-  applyPendingMigrations,
-  createMigration,
-  listPendingMigrations,
-  resolveMigration,
-  writeSchemaSnapshot,
-} from "../src/db/migrations.js";
-import { startEmbeddedPostgres } from "../src/db/embedded.js";
-import { loadConfig } from "../src/lib/config.js";
+import { createMigration, resolveMigration, writeSchemaSnapshot } from "../src/db/migrations.js";
+import { deploy, describePending, pending, withMigrationDatabase } from "../src/cli/migrate.js";
 
 const USAGE =
   "usage: npx tsx scripts/migrate.ts create <name> [--empty] | deploy | status | " +
   "resolve --rolled-back|--applied <name> | snapshot";
-
-/**
- * The database to migrate: DIRECT_DATABASE_URL, else DATABASE_URL, else the
- * embedded PostgreSQL that `npm start` uses (started for the command, then stopped).
- */
-async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
-  const url = process.env.DIRECT_DATABASE_URL || process.env.DATABASE_URL;
-  if (url) {
-    if (!/^postgres(ql)?:\/\//i.test(url)) {
-      throw new Error("DATABASE_URL is not a postgres:// URL (Accelerate?): set DIRECT_DATABASE_URL for migrations");
-    }
-    return fn(url);
-  }
-  const config = loadConfig();
-  const embedded = await startEmbeddedPostgres({ dataDir: config.embeddedDataDir, port: config.embeddedPort });
-  try {
-    return await fn(embedded.url);
-  } finally {
-    await embedded.stop();
-  }
-}
 
 async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
@@ -82,20 +57,19 @@ async function main(args: string[]): Promise<number> {
       return 0;
     }
     case "deploy": {
-      const { applied } = await withDatabase((url) => applyPendingMigrations(url));
-      console.log(applied.length ? `Applied:\n  ${applied.join("\n  ")}` : "No pending migrations.");
+      for (const line of await deploy()) console.log(line);
       return 0;
     }
     case "status": {
-      const pending = await withDatabase((url) => listPendingMigrations(url));
-      console.log(pending.length ? `Pending:\n  ${pending.join("\n  ")}` : "Database is up to date.");
-      return pending.length ? 1 : 0;
+      const names = await pending();
+      console.log(describePending(names));
+      return names.length ? 1 : 0;
     }
     case "resolve": {
       const [flag, name] = rest;
       if ((flag !== "--applied" && flag !== "--rolled-back") || !name) throw new Error(USAGE);
       const as = flag === "--applied" ? "applied" : "rolled-back";
-      await withDatabase((url) => resolveMigration(url, name, as));
+      await withMigrationDatabase((url) => resolveMigration(url, name, as));
       console.log(`Marked ${name} as ${as}.`);
       return 0;
     }

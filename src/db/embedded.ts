@@ -21,8 +21,10 @@ export interface EmbeddedOptions {
 }
 
 export interface EmbeddedDatabase {
-  /** postgresql:// URL of `database` on the embedded server. */
+  /** postgresql:// URL of `database` for the service: the least-privileged login role `ledger_app`. */
   url: string;
+  /** postgresql:// URL of `database` as the cluster's owner (`postgres`): migrations and role grants. */
+  adminUrl: string;
   stop(): Promise<void>;
 }
 
@@ -53,6 +55,9 @@ function loadEmbeddedPostgres() {
 const USER = "postgres";
 // Only reachable on 127.0.0.1; the password keeps other local users honest.
 const PASSWORD = "postgres";
+/** The service's own login role: no superuser, owns nothing; migrations make it a member of ledger_runtime. */
+const APP_USER = "ledger_app";
+const APP_PASSWORD = "ledger_app";
 
 /**
  * Starts (initialising on first use) the embedded PostgreSQL and makes sure
@@ -103,9 +108,11 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   process.once("exit", killOnExit);
   const baseUrl = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${options.port}`;
   await createDatabaseIfMissing(`${baseUrl}/postgres`, database);
+  await createLoginRoleIfMissing(`${baseUrl}/postgres`, APP_USER, APP_PASSWORD);
   log?.info({ port: options.port, database, dataDir, start_ms: Date.now() - startedAt }, "embedded PostgreSQL ready");
   return {
-    url: `${baseUrl}/${database}`,
+    url: `postgresql://${APP_USER}:${APP_PASSWORD}@127.0.0.1:${options.port}/${database}`,
+    adminUrl: `${baseUrl}/${database}`,
     stop: async () => {
       process.removeListener("exit", killOnExit);
       await server.stop();
@@ -128,6 +135,17 @@ async function createDatabaseIfMissing(adminUrl: string, database: string): Prom
   try {
     const found = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [database]);
     if (found.rowCount === 0) await client.query(`CREATE DATABASE "${database}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function createLoginRoleIfMissing(adminUrl: string, role: string, password: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const found = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]);
+    if (found.rowCount === 0) await client.query(`CREATE ROLE "${role}" LOGIN PASSWORD '${password}'`);
   } finally {
     await client.end();
   }

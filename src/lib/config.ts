@@ -7,7 +7,15 @@
  * variable, rather than silently falling back to a default.
  */
 
+import { loadSecurityConfig, type SecurityConfig } from "./config-security.js";
+import { loadTransportGuards, type TransportGuards } from "./config-transport.js";
+import { loadWorkerConfig } from "./config-workers.js";
+import { boolFromEnv, choiceFromEnv, intFromEnv, type Env } from "./env.js";
+
 export type DatabaseMode = "embedded" | "direct" | "accelerate";
+
+/** pino's levels, and `silent`. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 export interface Config {
   /** Interface the gRPC and Connect servers bind to. Default `0.0.0.0`. */
@@ -23,13 +31,31 @@ export interface Config {
   databaseUrl: string;
   /** `DIRECT_DATABASE_URL`: the URL migrations use when `DATABASE_URL` is an Accelerate one. */
   directDatabaseUrl: string;
+  /**
+   * `MIGRATION_DATABASE_URL`: the tables' owner, which runs migrations and
+   * grants the service's role its privileges. Falls back to
+   * `DIRECT_DATABASE_URL`, then `DATABASE_URL` (one role for both: warned).
+   */
+  migrationDatabaseUrl: string;
   databaseMode: DatabaseMode;
   /** Folder of the embedded PostgreSQL cluster. Default `.data/postgres` (git-ignored). */
   embeddedDataDir: string;
   /** Port of the embedded PostgreSQL. Default 54329, away from a system server on 5432. */
   embeddedPort: number;
-  /** Upper bound of the pg pool (direct mode). Default 10: 2 cores saturate well before that. */
+  /**
+   * Upper bound of the pg pool (direct mode), for all workers together: each
+   * worker gets an even share (config-workers.ts). Default 10 with one worker
+   * (2 cores saturate well before that), else 4 per worker between 10 and 80,
+   * so that the default fits PostgreSQL's usual `max_connections` of 100.
+   */
   dbPoolMax: number;
+  /**
+   * `WORKERS`: processes serving the same two ports (node:cluster), 1..64.
+   * Default: the cores this process may use (`os.availableParallelism()`),
+   * since one Node.js process serves calls on one core; never more than an
+   * explicit `DB_POOL_MAX`. 1 runs the service in one process, as before.
+   */
+  workers: number;
   /** Server-side statement timeout. Default 10000 ms, Accelerate's query limit. */
   dbStatementTimeoutMs: number;
   /** Interactive transaction timeout. Default 15000 ms, Accelerate's limit. */
@@ -72,6 +98,12 @@ export interface Config {
   transferGroupMax: number;
   /** Transfer groups in the database at once. Default 2. */
   transferGroupConcurrency: number;
+  /**
+   * Most transfers waiting for a group; more are refused at once (UNAVAILABLE,
+   * OVERLOADED, with a retry delay). Default 1024: sixteen full groups, a
+   * burst is absorbed, a flood is not queued.
+   */
+  transferQueueMax: number;
   /** How often the sealer chains newly committed audit events. Default 100 ms (the seal-delay target is well under 1 s). */
   auditSealIntervalMs: number;
   /**
@@ -98,11 +130,43 @@ export interface Config {
    * cached for good, and the audit sealer waits this long for late commits.
    */
   settleHorizonMs: number;
-  /** pino level. Default `info`. */
-  logLevel: string;
+  /**
+   * `METRICS_PORT`: Prometheus text exposition at `/metrics` over plain HTTP,
+   * unauthenticated. Default 9464 (OpenTelemetry's Prometheus exporter port).
+   * 0 picks a free port (logged, and on the running server); -1 turns the
+   * endpoint off (metrics are then not collected either).
+   */
+  metricsPort: number;
+  /**
+   * `METRICS_HOST`: interface the metrics endpoint binds to. Default
+   * `127.0.0.1`: the endpoint has no authentication, so it is not reachable
+   * from elsewhere unless the operator says so (in a container, `0.0.0.0`
+   * and a network policy; docs/SECURITY.md).
+   */
+  metricsHost: string;
+  /** OpenTelemetry tracing (src/server/tracing.ts); off unless `OTEL_EXPORTER_OTLP_ENDPOINT` is set. */
+  tracing: TracingConfig;
+  /** `LOG_LEVEL`: pino level. Default `info`. */
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** `LOG_PRETTY`: human-readable log lines (needs the dev dependency pino-pretty). Default false: JSON lines. */
+  logPretty: boolean;
+  /** Authentication, authorization and limits (config-security.ts). */
+  security: SecurityConfig;
+  /** Guards against abusive HTTP/2 and HTTP/1.1 peers, and the diagnostics line (config-transport.ts). */
+  transport: TransportGuards;
 }
 
-type Env = Record<string, string | undefined>;
+/** OpenTelemetry traces: exported over OTLP/HTTP when an endpoint is set. */
+export interface TracingConfig {
+  /**
+   * `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, which
+   * wins), e.g. `http://collector:4318`. Default empty: tracing off, and the
+   * SDK is never loaded.
+   */
+  endpoint: string;
+  /** `OTEL_SERVICE_NAME`, the `service.name` of every span. Default `ledger-of-record`. */
+  serviceName: string;
+}
 
 /** A cache lifetime: fresh for `ttlSeconds`, then served stale for `swrSeconds` while it is refreshed. */
 export interface CacheLifetime {
@@ -133,23 +197,6 @@ function lifetimeFromEnv(env: Env, kind: string, ttlSeconds: number, swrSeconds:
   };
 }
 
-function intFromEnv(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  if (!/^-?\d+$/.test(raw)) throw new Error(`${name} must be an integer, got "${raw}"`);
-  const value = Number(raw);
-  if (value < min || value > max) throw new Error(`${name} must be between ${min} and ${max}, got ${value}`);
-  return value;
-}
-
-function boolFromEnv(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  if (/^(1|true|yes|on)$/i.test(raw)) return true;
-  if (/^(0|false|no|off)$/i.test(raw)) return false;
-  throw new Error(`${name} must be true or false, got "${raw}"`);
-}
-
 export function databaseModeOf(url: string): DatabaseMode {
   if (url === "") return "embedded";
   if (/^postgres(ql)?:\/\//i.test(url)) return "direct";
@@ -165,6 +212,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (directDatabaseUrl !== "" && databaseModeOf(directDatabaseUrl) !== "direct") {
     throw new Error("DIRECT_DATABASE_URL must be a postgres:// or postgresql:// URL");
   }
+  const migrationDatabaseUrl = env.MIGRATION_DATABASE_URL ?? "";
+  if (migrationDatabaseUrl !== "" && databaseModeOf(migrationDatabaseUrl) !== "direct") {
+    throw new Error("MIGRATION_DATABASE_URL must be a postgres:// or postgresql:// URL");
+  }
   const MINUTE_MS = 60_000;
   const dbTransactionTimeoutMs = intFromEnv(env, "DB_TRANSACTION_TIMEOUT_MS", 15_000, 100, 10 * MINUTE_MS);
   return {
@@ -173,10 +224,11 @@ export function loadConfig(env: Env = process.env): Config {
     connectPort: intFromEnv(env, "CONNECT_PORT", 8080, -1, 65535),
     databaseUrl,
     directDatabaseUrl,
+    migrationDatabaseUrl,
     databaseMode,
     embeddedDataDir: env.EMBEDDED_PG_DATA_DIR || ".data/postgres",
     embeddedPort: intFromEnv(env, "EMBEDDED_PG_PORT", 54329, 1, 65535),
-    dbPoolMax: intFromEnv(env, "DB_POOL_MAX", 10, 1, 1000),
+    ...loadWorkerConfig(env, databaseMode),
     dbStatementTimeoutMs: intFromEnv(env, "DB_STATEMENT_TIMEOUT_MS", 10_000, 0, 10 * MINUTE_MS),
     dbTransactionTimeoutMs,
     dbTransactionMaxWaitMs: intFromEnv(env, "DB_TRANSACTION_MAX_WAIT_MS", 5_000, 10, MINUTE_MS),
@@ -196,6 +248,7 @@ export function loadConfig(env: Env = process.env): Config {
     idempotencyKeyRetentionHours: intFromEnv(env, "IDEMPOTENCY_KEY_RETENTION_HOURS", 168, 24, 24 * 365),
     transferGroupMax: intFromEnv(env, "TRANSFER_GROUP_MAX", 64, 1, 1000),
     transferGroupConcurrency: intFromEnv(env, "TRANSFER_GROUP_CONCURRENCY", 2, 1, 64),
+    transferQueueMax: intFromEnv(env, "TRANSFER_QUEUE_MAX", 1024, 1, 1_000_000),
     auditSealIntervalMs: intFromEnv(env, "AUDIT_SEAL_INTERVAL_MS", 100, 10, MINUTE_MS),
     auditSealIdleIntervalMs: intFromEnv(env, "AUDIT_SEAL_IDLE_INTERVAL_MS", 2_000, 10, 10 * MINUTE_MS),
     auditSealBatch: intFromEnv(env, "AUDIT_SEAL_BATCH", 1000, 1, 100_000),
@@ -209,6 +262,15 @@ export function loadConfig(env: Env = process.env): Config {
     },
     cacheInvalidateTimeoutMs: intFromEnv(env, "CACHE_INVALIDATE_TIMEOUT_MS", 2_000, 10, MINUTE_MS),
     settleHorizonMs: Math.max(MINUTE_MS, 2 * dbTransactionTimeoutMs),
-    logLevel: env.LOG_LEVEL || "info",
+    metricsPort: intFromEnv(env, "METRICS_PORT", 9464, -1, 65535),
+    metricsHost: env.METRICS_HOST || "127.0.0.1",
+    tracing: {
+      endpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT || "",
+      serviceName: env.OTEL_SERVICE_NAME || "ledger-of-record",
+    },
+    logLevel: choiceFromEnv(env, "LOG_LEVEL", "info", LOG_LEVELS),
+    logPretty: boolFromEnv(env, "LOG_PRETTY", false),
+    security: loadSecurityConfig(env),
+    transport: loadTransportGuards(env),
   };
 }

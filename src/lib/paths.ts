@@ -18,8 +18,6 @@ function findRoot(): string {
 }
 
 export const REPO_ROOT = findRoot();
-/** prisma/ at the repository root: schema.prisma and migrations/ (law 1). */
+/** prisma/ at the repository root (never under src/): schema.prisma and migrations/. */
 export const PRISMA_DIR = path.join(REPO_ROOT, "prisma");
 export const MIGRATIONS_DIR = path.join(PRISMA_DIR, "migrations");
-/** The .proto contracts, served to reflection clients. */
-export const PROTO_DIR = path.join(REPO_ROOT, "proto");

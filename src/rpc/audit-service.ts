@@ -22,6 +22,7 @@ export function eventToProto(e: AuditEvent): MessageInitShape<typeof AuditEventS
     payload: e.payload as JsonObject,
     previousHash: e.seal ? hex(e.seal.prevHash) : "",
     hash: e.seal ? hex(e.seal.hash) : "",
+    onBehalfOf: e.onBehalfOf ?? "",
   };
 }
 
@@ -50,9 +51,17 @@ export function auditServiceImpl(audit: AuditLog): ServiceImpl<typeof AuditServi
       );
       return { events: page.items.map(eventToProto), nextPageToken: page.next };
     },
-    async verifyChain(req) {
-      const v = await audit.verifyChain(req.fromSequence, req.toSequence);
-      return { ok: v.ok, checked: v.checked, firstBrokenSequence: v.firstBrokenSeq, mismatch: v.mismatch, expected: v.expected, actual: v.actual };
+    async verifyChain(req, ctx) {
+      const v = await audit.verifyChain(req.fromSequence, req.toSequence, req.maxEvents, ctx.signal);
+      return {
+        ok: v.ok,
+        checked: v.checked,
+        firstBrokenSequence: v.firstBrokenSeq,
+        mismatch: v.mismatch,
+        expected: v.expected,
+        actual: v.actual,
+        nextSequence: v.nextSeq,
+      };
     },
     async checkpoint() {
       const c = await audit.checkpoint();

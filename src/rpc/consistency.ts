@@ -1,7 +1,7 @@
 /** aevon.type.v1.ReadConsistency on the wire → the domain's ReadConsistency. */
 import type { ReadConsistency } from "../domain/consistency.js";
-import { invalidArgument } from "../domain/errors.js";
 import { ReadConsistency as WireConsistency } from "../gen/aevon/type/v1/read_consistency_pb.js";
+import { unreachable } from "./validation.js";
 
 export function consistencyFromProto(value: WireConsistency): ReadConsistency {
   switch (value) {
@@ -11,7 +11,7 @@ export function consistencyFromProto(value: WireConsistency): ReadConsistency {
     case WireConsistency.EVENTUAL:
       return "EVENTUAL";
     default:
-      // An enum value from a newer contract: refuse it rather than guess.
-      throw invalidArgument("consistency", `unknown value ${value as number}; use READ_CONSISTENCY_STRONG or READ_CONSISTENCY_EVENTUAL`);
+      // An enum value from a newer contract: `enum.defined_only` refuses it rather than guess.
+      return unreachable("consistency: enum.defined_only");
   }
 }

@@ -5,8 +5,9 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { DomainError, ErrorReason } from "../domain/errors.js";
-import { BadRequestSchema, BadRequest_FieldViolationSchema, ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
+import { DomainError, type ErrorCategory } from "../domain/errors.js";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { BadRequestSchema, BadRequest_FieldViolationSchema, ErrorInfoSchema, RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 
 /** google.rpc.ErrorInfo.domain of every error this service raises. */
 export const ERROR_DOMAIN = "ledger-of-record.aevon";
@@ -14,19 +15,19 @@ export const ERROR_DOMAIN = "ledger-of-record.aevon";
 /** The message a client sees for any failure we did not anticipate. */
 export const INTERNAL_MESSAGE = "internal error";
 
-export const CODE_OF_CATEGORY: Record<keyof typeof ErrorReason, Code> = {
+/** The one table from a reason's category to its gRPC code. */
+export const CODE_OF_CATEGORY: Record<ErrorCategory, Code> = {
   INVALID_ARGUMENT: Code.InvalidArgument,
   NOT_FOUND: Code.NotFound,
   ALREADY_EXISTS: Code.AlreadyExists,
-  IDEMPOTENCY_KEY_REUSED: Code.AlreadyExists,
   FAILED_PRECONDITION: Code.FailedPrecondition,
-  VERSION_MISMATCH: Code.Aborted,
-  RETRIES_EXHAUSTED: Code.Aborted,
-  AMOUNT_OVERFLOW: Code.OutOfRange,
+  ABORTED: Code.Aborted,
+  OUT_OF_RANGE: Code.OutOfRange,
+  // Retryable: nothing was decided. Idempotency keys make a retry of a write safe.
   UNAVAILABLE: Code.Unavailable,
-  // Retryable like UNAVAILABLE: the statement that timed out committed nothing,
-  // and idempotency keys make a retry of a write safe.
-  DATABASE_TIMEOUT: Code.Unavailable,
+  PERMISSION_DENIED: Code.PermissionDenied,
+  UNAUTHENTICATED: Code.Unauthenticated,
+  RESOURCE_EXHAUSTED: Code.ResourceExhausted,
 };
 
 /**
@@ -47,13 +48,19 @@ export function toConnectError(error: unknown, logger?: Logger, method?: string)
         }),
       },
     ];
-    if (error.field !== undefined && error.category === "INVALID_ARGUMENT") {
+    if (error.category === "INVALID_ARGUMENT" && (error.options.violations !== undefined || error.field !== undefined)) {
+      // The contract's rules list every violation with its rule id; a domain check names its one field.
+      const violations = error.options.violations ?? [{ field: error.field!, description: error.message, ruleId: "" }];
       details.push({
         desc: BadRequestSchema,
         value: create(BadRequestSchema, {
-          fieldViolations: [create(BadRequest_FieldViolationSchema, { field: error.field, description: error.message })],
+          fieldViolations: violations.map((v) => create(BadRequest_FieldViolationSchema, { field: v.field, description: v.description, reason: v.ruleId })),
         }),
       });
+    }
+    const retryAfterMs = error.options.retryAfterMs;
+    if (retryAfterMs !== undefined) {
+      details.push({ desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: durationFromMs(retryAfterMs) }) });
     }
     return new ConnectError(error.message, CODE_OF_CATEGORY[error.category], undefined, details);
   }

@@ -7,35 +7,29 @@
 import { createHash } from "node:crypto";
 import { clone, create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import type { CallContext } from "../domain/audit/types.js";
-import type { Idempotency, Outcome } from "../domain/ledger/ledger.js";
+import type { Idempotency, Outcome } from "../domain/idempotency.js";
+import { callContextOf, observerKey } from "./call-context.js";
+import { decodeRefusal, encodeRefusal } from "./refusals.js";
 
 export interface Keyed {
   idempotencyKey: string;
 }
 
-export function requestHash<D extends DescMessage>(schema: D, request: MessageShape<D> & Keyed): Uint8Array {
+/**
+ * SHA-256 of the caller's principal and the request's bytes without its key:
+ * the same key from another principal is another request (it gets
+ * IDEMPOTENCY_KEY_REUSED, never the first caller's reply).
+ */
+export function requestHash<D extends DescMessage>(schema: D, request: MessageShape<D> & Keyed, principal: string): Uint8Array {
   const copy = clone(schema, request) as MessageShape<D> & Keyed;
   copy.idempotencyKey = "";
-  return createHash("sha256").update(toBinary(schema, copy)).digest();
+  return createHash("sha256").update(principal).update("\u0000").update(toBinary(schema, copy)).digest();
 }
 
 /**
  * Builds the domain's Idempotency for one call and the function that turns
  * its outcome into the reply (the stored one on a replay).
  */
-/** Header (gRPC metadata) naming the calling service or principal, recorded in audit events. */
-export const ACTOR_HEADER = "x-actor";
-
-/** The caller, as the audit log records it: `x-actor` when sane (else "unknown") and the request id. */
-export function callContextOf(ctx: HandlerContext): CallContext {
-  const actor = ctx.requestHeader.get(ACTOR_HEADER);
-  return {
-    actor: actor && actor.length <= 128 && /^[\x21-\x7e]+$/.test(actor) ? actor : "unknown",
-    requestId: ctx.requestHeader.get("x-request-id") ?? "",
-  };
-}
-
 export function idempotentCall<Req extends DescMessage, Res extends DescMessage, R>(
   ctx: HandlerContext,
   scope: string,
@@ -45,15 +39,20 @@ export function idempotentCall<Req extends DescMessage, Res extends DescMessage,
   toResponse: (result: R) => MessageInitShape<Res>,
 ): { idem: Idempotency<R>; reply: (outcome: Outcome<R>) => MessageShape<Res> } {
   let built: MessageShape<Res> | undefined;
+  const context = callContextOf(ctx);
   const idem: Idempotency<R> = {
-    claim: { scope, key: request.idempotencyKey, requestHash: requestHash(requestSchema, request) },
-    context: callContextOf(ctx),
+    claim: { scope, key: request.idempotencyKey, requestHash: requestHash(requestSchema, request, context.actor) },
+    context,
     encode(result) {
       built = create(responseSchema, toResponse(result));
       return toBinary(responseSchema, built);
     },
+    refuse: encodeRefusal,
   };
   const reply = (outcome: Outcome<R>): MessageShape<Res> => {
+    if (outcome.stored) ctx.values.get(observerKey).idempotencyReplayed(`/${ctx.service.typeName}/${ctx.method.name}`, outcome.refusal ? "refusal" : "reply");
+    // A refusal, fresh or stored, is answered from its stored bytes: every attempt sees the same error.
+    if (outcome.refusal) throw decodeRefusal(outcome.refusal);
     if (outcome.replay) return fromBinary(responseSchema, outcome.replay);
     return built ?? create(responseSchema, toResponse(outcome.result!));
   };

@@ -1,7 +1,6 @@
 /** aevon.identity.v1.IdentityService: protobuf in, domain calls, protobuf out. No Prisma here. */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { invalidArgument } from "../domain/errors.js";
 import { consistencyFromProto } from "./consistency.js";
 import type { Identity } from "../domain/identity/identity.js";
 import type { User, UserStatus } from "../domain/identity/types.js";
@@ -23,6 +22,7 @@ import {
   type UserSchema,
 } from "../gen/aevon/identity/v1/identity_pb.js";
 import { idempotentCall } from "./idempotency.js";
+import { unreachable } from "./validation.js";
 import { dateOf, ts } from "./time.js";
 
 const STATUS_TO_PROTO: Record<UserStatus, PbUserStatus> = {
@@ -34,7 +34,7 @@ const STATUS_TO_PROTO: Record<UserStatus, PbUserStatus> = {
 function statusFromProto(status: PbUserStatus): UserStatus | undefined {
   if (status === PbUserStatus.UNSPECIFIED) return undefined;
   const found = (Object.keys(STATUS_TO_PROTO) as UserStatus[]).find((k) => STATUS_TO_PROTO[k] === status);
-  if (!found) throw invalidArgument("status", "is not a known user status");
+  if (!found) return unreachable("status: enum.defined_only");
   return found;
 }
 
@@ -66,7 +66,7 @@ export function identityServiceImpl(identity: Identity): ServiceImpl<typeof Iden
     },
     async getUser(req) {
       const l = req.lookup;
-      if (l.case === undefined) throw invalidArgument("user_id", "set one of user_id, handle, email, external_identity");
+      if (l.case === undefined) return unreachable("lookup: required");
       const lookup =
         l.case === "userId"
           ? { id: l.value }
@@ -110,7 +110,7 @@ export function identityServiceImpl(identity: Identity): ServiceImpl<typeof Iden
     },
     async linkExternalIdentity(req, ctx) {
       const call = idempotentCall(ctx, "identity.LinkExternalIdentity", LinkExternalIdentityRequestSchema, req, LinkExternalIdentityResponseSchema, reply);
-      if (!req.externalIdentity) throw invalidArgument("external_identity", "is required");
+      if (!req.externalIdentity) return unreachable("external_identity: required");
       const { provider, subject } = req.externalIdentity;
       return call.reply(await identity.linkExternalIdentity(req.userId, { provider, subject }, call.idem));
     },

@@ -7,7 +7,10 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { DomainError } from "../domain/errors.js";
+import { checkCallMetadata } from "./call-context.js";
 import { toConnectError } from "./errors.js";
+import { checkRequest } from "./request-check.js";
+import { validateRequest } from "./validation.js";
 
 export interface ImplementedService<S extends DescService = DescService> {
   service: S;
@@ -49,6 +52,11 @@ export function implement<S extends DescService>(
     const unary = handler as (req: unknown, ctx: HandlerContext) => unknown;
     wrapped[method.localName] = async (req: unknown, ctx: HandlerContext) => {
       try {
+        // Every request, on every port, is checked here before any handler sees it:
+        // storable text and timestamps, the caller's metadata, then the contract's rules.
+        checkRequest(method.input, req);
+        checkCallMetadata(ctx);
+        validateRequest(method.input, req as never);
         return await unary.call(impl, req, ctx);
       } catch (error) {
         const named = options.classify?.(error);

@@ -1,8 +1,8 @@
 /** Protobuf ⇄ ledger domain. Pure data mapping; no rules live here. */
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { invalidArgument } from "../domain/errors.js";
 import { ts } from "./time.js";
-import type { Balances } from "../domain/ledger/ledger.js";
+import { unreachable } from "./validation.js";
+import type { Balances } from "../domain/ledger/commands.js";
 import type { Account, AccountStatus, Entry, Hold, HoldStatus, Owner, SystemRole, Transfer, TransferKind } from "../domain/ledger/types.js";
 import {
   AccountStatus as PbAccountStatus,
@@ -29,7 +29,7 @@ export function ownerFromProto(field: string, owner: AccountOwner | undefined): 
   if (!owner || owner.owner.case === undefined) return undefined;
   if (owner.owner.case === "userId") return { type: "USER", id: owner.owner.value };
   const role = ROLE_OF_SYSTEM[owner.owner.value];
-  if (!role) throw invalidArgument(`${field}.system`, "must be one of ISSUANCE, TREASURY, FEES, EXTERNAL_SETTLEMENT");
+  if (!role) return unreachable(`${field}.system: enum.defined_only, enum.not_in`);
   return { type: "SYSTEM", id: role };
 }
 
@@ -48,7 +48,7 @@ const STATUS_TO_PROTO: Record<AccountStatus, PbAccountStatus> = {
 export function statusFromProto(status: PbAccountStatus): AccountStatus | undefined {
   if (status === PbAccountStatus.UNSPECIFIED) return undefined;
   const found = (Object.keys(STATUS_TO_PROTO) as AccountStatus[]).find((k) => STATUS_TO_PROTO[k] === status);
-  if (!found) throw invalidArgument("status", "is not a known account status");
+  if (!found) return unreachable("status: enum.defined_only");
   return found;
 }
 

@@ -1,8 +1,8 @@
 /** aevon.ledger.v1.LedgerService: protobuf in, domain calls, protobuf out. No Prisma here. */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { invalidArgument } from "../domain/errors.js";
 import { consistencyFromProto } from "./consistency.js";
 import type { CurrencyService } from "../domain/ledger/currency.js";
+import type { Holds } from "../domain/ledger/holds.js";
 import type { Ledger } from "../domain/ledger/ledger.js";
 import type { Leg } from "../domain/ledger/posting.js";
 import type { Account, Hold, Transfer } from "../domain/ledger/types.js";
@@ -40,13 +40,20 @@ import {
   transferToProto,
 } from "./ledger-mapping.js";
 import { dateOf } from "./time.js";
+import { unreachable } from "./validation.js";
+
+/** The money-moving fields every transfer, leg and hold request shares. */
+function legOf(req: { debitAccountId: string; creditAccountId: string; amount: bigint; currency: string; memo: string }): Leg {
+  return { debitAccountId: req.debitAccountId, creditAccountId: req.creditAccountId, amount: req.amount, currency: req.currency, memo: req.memo };
+}
 
 export interface LedgerDeps {
   currencies: CurrencyService;
   ledger: Ledger;
+  holds: Holds;
 }
 
-export function ledgerServiceImpl({ currencies, ledger }: LedgerDeps): ServiceImpl<typeof LedgerService> {
+export function ledgerServiceImpl({ currencies, ledger, holds }: LedgerDeps): ServiceImpl<typeof LedgerService> {
   return {
     async listCurrencies() {
       return { currencies: await currencies.listCurrencies() };
@@ -106,21 +113,14 @@ export function ledgerServiceImpl({ currencies, ledger }: LedgerDeps): ServiceIm
 
     async transfer(req, ctx) {
       const call = idempotentCall(ctx, "ledger.Transfer", TransferRequestSchema, req, TransferResponseSchema, (t: Transfer) => ({ transfer: transferToProto(t) }));
-      return call.reply(await ledger.transfer(req, call.idem));
+      return call.reply(await ledger.transfer({ idempotencyKey: req.idempotencyKey, ...legOf(req) }, call.idem));
     },
     async transferBatch(req, ctx) {
       const call = idempotentCall(ctx, "ledger.TransferBatch", TransferBatchRequestSchema, req, TransferBatchResponseSchema, (b: { batchId: string; transfers: Transfer[] }) => ({
         batchId: b.batchId,
         transfers: b.transfers.map(transferToProto),
       }));
-      const legs: Leg[] = req.legs.map((l) => ({
-        debitAccountId: l.debitAccountId,
-        creditAccountId: l.creditAccountId,
-        amount: l.amount,
-        currency: l.currency,
-        memo: l.memo,
-      }));
-      return call.reply(await ledger.transferBatch(req.idempotencyKey, legs, call.idem));
+      return call.reply(await ledger.transferBatch(req.idempotencyKey, req.legs.map(legOf), call.idem));
     },
     async reverseTransfer(req, ctx) {
       const call = idempotentCall(ctx, "ledger.ReverseTransfer", ReverseTransferRequestSchema, req, ReverseTransferResponseSchema, (r: { reversal: Transfer; original: Transfer }) => ({
@@ -132,25 +132,25 @@ export function ledgerServiceImpl({ currencies, ledger }: LedgerDeps): ServiceIm
 
     async createHold(req, ctx) {
       const call = idempotentCall(ctx, "ledger.CreateHold", CreateHoldRequestSchema, req, CreateHoldResponseSchema, (h: Hold) => ({ hold: holdToProto(h) }));
-      return call.reply(await ledger.createHold(req, call.idem));
+      return call.reply(await holds.createHold({ idempotencyKey: req.idempotencyKey, timeoutMs: req.timeoutMs, ...legOf(req) }, call.idem));
     },
     async captureHold(req, ctx) {
       const call = idempotentCall(ctx, "ledger.CaptureHold", CaptureHoldRequestSchema, req, CaptureHoldResponseSchema, (c: { hold: Hold; transfer: Transfer }) => ({
         hold: holdToProto(c.hold),
         transfer: transferToProto(c.transfer),
       }));
-      return call.reply(await ledger.captureHold(req.holdId, req.amount, call.idem));
+      return call.reply(await holds.captureHold(req.holdId, req.amount, call.idem));
     },
     async voidHold(req, ctx) {
       const call = idempotentCall(ctx, "ledger.VoidHold", VoidHoldRequestSchema, req, VoidHoldResponseSchema, (h: Hold) => ({ hold: holdToProto(h) }));
-      return call.reply(await ledger.voidHold(req.holdId, call.idem));
+      return call.reply(await holds.voidHold(req.holdId, call.idem));
     },
     async getHold(req) {
-      return { hold: holdToProto(await ledger.getHold(req.holdId)) };
+      return { hold: holdToProto(await holds.getHold(req.holdId)) };
     },
 
     async getTransfer(req) {
-      if (req.lookup.case === undefined) throw invalidArgument("transfer_id", "set transfer_id or idempotency_key");
+      if (req.lookup.case === undefined) return unreachable("lookup: required");
       const by = req.lookup.case === "transferId" ? { id: req.lookup.value } : { idempotencyKey: req.lookup.value };
       return { transfer: transferToProto(await ledger.getTransfer(by, consistencyFromProto(req.consistency))) };
     },

@@ -1,7 +1,8 @@
 /**
- * Wires the service together: database (embedded or given), migrations,
- * Prisma Client, handlers, both transports, health and reflection; and takes
- * it apart again in the right order on shutdown.
+ * The service's lifecycle: database (embedded or given), migrations, Prisma
+ * Client, both transports, health and reflection, then the background jobs;
+ * and taking it apart again in the right order on shutdown (or when a start
+ * fails half-way). What is built is in compose.ts.
  */
 import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
@@ -9,37 +10,41 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded.js";
 import { applyPendingMigrations, listPendingMigrations } from "../db/migrations.js";
-import { CurrencyService } from "../domain/ledger/currency.js";
-import { AuditLog } from "../domain/audit/audit-log.js";
-import { Identity } from "../domain/identity/identity.js";
-import { Ledger } from "../domain/ledger/ledger.js";
 import type { Config } from "../lib/config.js";
 import { createPrisma, type Db } from "../lib/prisma.js";
-import { implement, type ImplementedService } from "../rpc/implement.js";
-import { AuditService, auditServiceImpl } from "../rpc/audit-service.js";
-import { IdentityService, identityServiceImpl } from "../rpc/identity-service.js";
-import { LedgerService, ledgerServiceImpl } from "../rpc/ledger-service.js";
-import { createAuditStore } from "../store/audit-store.js";
-import { CachePolicy, cacheTag } from "../store/cache-policy.js";
-import { createCurrencyStore } from "../store/currency-store.js";
-import { infrastructureErrorOf } from "../store/db-errors.js";
-import { createIdentityStore } from "../store/identity-store.js";
-import { createLedgerStore } from "../store/ledger-store.js";
-import { DEFAULT_RETRY_POLICY, type CommitListener } from "../store/transaction.js";
+import { NO_OBSERVER } from "../domain/observer.js";
+import { cacheTag, type CachePolicy } from "../store/cache-policy.js";
+import { backgroundJobs, buildCachePolicy, buildDomain, buildServices, wakeJobsOnCommit } from "./compose.js";
+import { grantRuntimeRole, loginRoleOf } from "../db/roles.js";
+import { Admission } from "./admission.js";
+import { grpcGuardOptions } from "../lib/config-transport.js";
 import { createConnectServer } from "./connect-server.js";
-import { checkAccelerateStatementTimeout, logDatabaseMode } from "./database-mode.js";
+import { startDiagnostics } from "./diagnostics.js";
+import { grpcGate } from "./grpc-gate.js";
+import { createSecurity, type Security } from "./security.js";
+import { checkAccelerateStatementTimeout, checkRuntimePrivileges, logDatabaseMode } from "./database-mode.js";
 import { addService, createGrpcServer } from "./grpc-server.js";
 import { addHealth, type HealthMonitor } from "./health.js";
 import { startJobs, type Jobs } from "./jobs.js";
 import { addReflection } from "./reflection.js";
+import { drainGrpc, drainHttp } from "./shutdown.js";
+import type { MetricsEndpoint } from "./metrics/endpoint.js";
+import type { ServerMetrics } from "./metrics/instruments.js";
+import { createProcessMetrics, serveProcessMetrics } from "./metrics/setup.js";
 
 export interface RunningServer {
   /** Bound gRPC port (useful when configured as 0). */
   grpcPort: number;
   /** Bound Connect/gRPC-Web port, or -1 when disabled. */
   connectPort: number;
+  /** Bound metrics port (`GET /metrics`), or -1 when this process serves none (METRICS_PORT=-1, or a cluster worker). */
+  metricsPort: number;
+  /** This process's metrics (its registry), or undefined when METRICS_PORT=-1. */
+  metrics?: ServerMetrics;
   db: Db;
   health: HealthMonitor;
+  /** Wakes a background job of this process (`Jobs.wake`); nothing when it runs none. */
+  wakeJob(name: string, at?: Date): void;
   /** Graceful stop: refuse new calls, drain in-flight ones within the bound, close the pool, stop embedded PG. */
   stop(): Promise<void>;
 }
@@ -49,7 +54,7 @@ export class PendingMigrationsError extends Error {
   constructor(readonly pending: string[]) {
     super(
       `database has ${pending.length} pending migration(s): ${pending.join(", ")}. ` +
-        "Apply them with `npm run migrate:deploy` (or start with MIGRATE_ON_START=true).",
+        "Apply them with `npm run migrate:deploy` (in the image: `node dist/scripts/migrate.js deploy`), or start with MIGRATE_ON_START=true.",
     );
   }
 }
@@ -57,7 +62,9 @@ export class PendingMigrationsError extends Error {
 /** Applies pending migrations (or refuses them); returns the names applied. */
 async function prepareSchema(url: string, config: Config, logger: Logger): Promise<string[]> {
   if (config.migrateOnStart) {
-    const { applied } = await applyPendingMigrations(url, { logger });
+    const { applied } = await applyPendingMigrations(url, { logger }).catch((error: unknown) => {
+      throw migrationPrivilegeError(error, url, config) ?? error;
+    });
     if (applied.length > 0) logger.info({ applied }, "applied pending migrations");
     return applied;
   }
@@ -66,132 +73,144 @@ async function prepareSchema(url: string, config: Config, logger: Logger): Promi
   return [];
 }
 
-const EXPIRE_JOB = "expire-holds";
-const SEAL_JOB = "seal-audit-events";
-
-export interface Domain {
-  currencies: CurrencyService;
-  ledger: Ledger;
-  identity: Identity;
-  audit: AuditLog;
+/**
+ * A clear message when the role start-up migrates with may not change the
+ * schema (a least-privileged role as DATABASE_URL, no MIGRATION_DATABASE_URL);
+ * undefined for any other failure.
+ */
+function migrationPrivilegeError(error: unknown, url: string, config: Config): Error | undefined {
+  const message = error instanceof Error ? error.message : String(error);
+  if (!/permission denied|must be owner/.test(message)) return undefined;
+  const role = loginRoleOf(url) ?? "(unknown)";
+  return new Error(
+    `MIGRATE_ON_START: the database role ${role} may not apply the pending migrations (${message.split("\n")[0]}). ` +
+      (config.migrationDatabaseUrl
+        ? "MIGRATION_DATABASE_URL must name the schema's owner. "
+        : "Set MIGRATION_DATABASE_URL to the schema owner's URL so start-up migrates as the owner, or apply them first with `npm run migrate:deploy`, or set MIGRATE_ON_START=false. ") +
+      'See docs/SECURITY.md "Database roles".',
+    { cause: error },
+  );
 }
 
-export function buildCachePolicy(db: Db, config: Config, logger: Logger): CachePolicy {
-  return new CachePolicy(db, {
-    active: config.databaseMode === "accelerate",
-    lifetimes: config.cacheLifetimes,
-    settleHorizonMs: config.settleHorizonMs,
-    invalidateTimeoutMs: config.cacheInvalidateTimeoutMs,
-    logger,
-  });
+/** The database a process serves on: its URL, the migrations just applied, and the embedded server when this process started one. */
+export interface PreparedDatabase {
+  /** The service's own (runtime) URL. */
+  url: string;
+  /** Names of the migrations applied at this start (cached currencies must not outlive them). */
+  applied: string[];
+  /** The embedded PostgreSQL this process started (stopped with it), when DATABASE_URL is unset. */
+  embedded?: EmbeddedDatabase;
 }
 
-export function buildDomain(
-  db: Db,
-  config: Config,
-  logger: Logger,
-  cache: CachePolicy = buildCachePolicy(db, config, logger),
-  onCommit?: CommitListener,
-): Domain {
-  const retry = { ...DEFAULT_RETRY_POLICY, maxAttempts: config.dbMaxAttempts };
-  return {
-    currencies: new CurrencyService(createCurrencyStore(db, cache)),
-    ledger: new Ledger(createLedgerStore(db, { cache, retry, logger, onCommit }), {
-      maxSize: config.transferGroupMax,
-      maxConcurrent: config.transferGroupConcurrency,
-    }),
-    identity: new Identity(createIdentityStore(db, { cache, retry, logger, onCommit }), config.defaultWalletCurrency),
-    audit: new AuditLog(createAuditStore(db, { retry, logger, sealHorizonMs: config.settleHorizonMs, onCommit })),
-  };
-}
-
-export function buildServices(domain: Domain, logger: Logger): ImplementedService[] {
-  const options = { classify: infrastructureErrorOf };
-  return [
-    implement(LedgerService, ledgerServiceImpl(domain), logger, options),
-    implement(IdentityService, identityServiceImpl(domain.identity), logger, options),
-    implement(AuditService, auditServiceImpl(domain.audit), logger, options),
-  ];
-}
-
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+/**
+ * Everything before the service proper, done once per instance: starts the
+ * embedded PostgreSQL when no DATABASE_URL is set, applies pending
+ * migrations (or refuses them), grants the runtime role. In a cluster the
+ * primary does this, and its workers only connect (`ServerOptions.database`).
+ */
+export async function prepareDatabase(config: Config, logger: Logger): Promise<PreparedDatabase> {
   let embedded: EmbeddedDatabase | undefined;
   let url = config.databaseUrl;
-  if (config.databaseMode === "embedded") {
-    embedded = await startEmbeddedPostgres({ dataDir: config.embeddedDataDir, port: config.embeddedPort, logger });
-    url = embedded.url;
-  }
-  let db: Db | undefined;
+  let ownerUrl = config.migrationDatabaseUrl || config.directDatabaseUrl || (config.databaseMode === "direct" ? url : "");
   try {
-    logDatabaseMode(config, logger);
-    const migrationUrl = config.databaseMode === "accelerate" ? config.directDatabaseUrl : url;
-    let applied: string[] = [];
-    if (migrationUrl) {
-      applied = await prepareSchema(migrationUrl, config, logger);
-    } else {
-      logger.warn("DATABASE_URL is an Accelerate URL and DIRECT_DATABASE_URL is unset: migrations are not checked");
+    if (config.databaseMode === "embedded") {
+      embedded = await startEmbeddedPostgres({ dataDir: config.embeddedDataDir, port: config.embeddedPort, logger });
+      url = embedded.url;
+      ownerUrl = embedded.adminUrl;
     }
-    db = createPrisma({
-      url,
-      poolMax: config.dbPoolMax,
-      statementTimeoutMs: config.dbStatementTimeoutMs,
-      transactionTimeoutMs: config.dbTransactionTimeoutMs,
-      transactionMaxWaitMs: config.dbTransactionMaxWaitMs,
-      logger,
-    });
-    if (config.databaseMode === "accelerate") await checkAccelerateStatementTimeout(db, logger);
-    const cache = buildCachePolicy(db, config, logger);
-    // Migrations are the only writers of currencies; cached lists must not outlive them.
-    if (applied.length > 0) await cache.invalidate([cacheTag.currencies()]);
-    return await serve(config, logger, db, cache, embedded);
+    logDatabaseMode(config, logger);
+    let applied: string[] = [];
+    if (ownerUrl) {
+      applied = await prepareSchema(ownerUrl, config, logger);
+      await grantToRuntimeRole(ownerUrl, url, config.databaseMode, logger);
+    } else {
+      logger.warn("DATABASE_URL is an Accelerate URL and neither MIGRATION_DATABASE_URL nor DIRECT_DATABASE_URL is set: migrations are not checked");
+    }
+    return { url, applied, embedded };
   } catch (error) {
-    await db?.$disconnect().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
     throw error;
   }
 }
 
-async function serve(config: Config, logger: Logger, db: Db, cache: CachePolicy, embedded: EmbeddedDatabase | undefined): Promise<RunningServer> {
+/** How one process serves; the defaults are the single-process service. */
+export interface ServerOptions {
+  /**
+   * The database another process prepared (a cluster worker's primary):
+   * no embedded server, no migrations here. Default: `prepareDatabase` in
+   * this process, which then also stops the embedded server on `stop()`.
+   */
+  database?: PreparedDatabase;
+  /** Run the background jobs (hold expiry, audit sealing, key purge) in this process. Default true. */
+  runJobs?: boolean;
+  /** Where this process's commits send job wake-ups when it does not run the jobs. Default: nowhere. */
+  remoteJobs?: Jobs;
+  /** `application_name` of the pooled connections (pg_stat_activity). Default: pg's (none). */
+  applicationName?: string;
+  /**
+   * Serve this process's metrics on METRICS_PORT. Default true; a cluster
+   * worker passes false (its primary serves the port and asks the workers).
+   */
+  metricsEndpoint?: boolean;
+}
+
+export async function startServer(config: Config, logger: Logger, options: ServerOptions = {}): Promise<RunningServer> {
+  // Checked first: a bad certificate or policy stops the start before anything else runs.
+  const security = await createSecurity(config.security, logger);
+  let prepared: PreparedDatabase | undefined;
+  let db: Db | undefined;
+  try {
+    prepared = options.database ?? (await prepareDatabase(config, logger));
+    db = createPrisma({
+      url: prepared.url,
+      poolMax: config.dbPoolMax,
+      statementTimeoutMs: config.dbStatementTimeoutMs,
+      transactionTimeoutMs: config.dbTransactionTimeoutMs,
+      transactionMaxWaitMs: config.dbTransactionMaxWaitMs,
+      applicationName: options.applicationName,
+      logger,
+    });
+    if (config.databaseMode === "accelerate") await checkAccelerateStatementTimeout(db, logger);
+    await checkRuntimePrivileges(db, config.security.nodeEnv === "production", logger);
+    const cache = buildCachePolicy(db, config, logger);
+    // Migrations are the only writers of currencies; cached lists must not outlive them.
+    if (prepared.applied.length > 0) await cache.invalidate([cacheTag.currencies()]);
+    return await serve(config, logger, db, cache, options.database ? undefined : prepared.embedded, security, options);
+  } catch (error) {
+    security.close();
+    await db?.$disconnect().catch(() => undefined);
+    if (!options.database) await prepared?.embedded?.stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Makes the service's login role (when another than the owner's) a member of ledger_runtime; says so when it cannot. */
+async function grantToRuntimeRole(ownerUrl: string, runtimeUrl: string, mode: Config["databaseMode"], logger: Logger): Promise<void> {
+  if (mode === "accelerate") return; // the role behind Accelerate is granted by `npm run migrate:deploy` or by hand
+  const runtime = loginRoleOf(runtimeUrl);
+  if (!runtime || runtime === loginRoleOf(ownerUrl)) return;
+  const failure = await grantRuntimeRole(ownerUrl, runtime);
+  if (failure) logger.warn({ role: runtime }, `${failure}; grant it by hand as the tables' owner`);
+}
+
+async function serve(
+  config: Config,
+  logger: Logger,
+  db: Db,
+  cache: CachePolicy,
+  embedded: EmbeddedDatabase | undefined,
+  security: Security,
+  options: ServerOptions,
+): Promise<RunningServer> {
   const shutdown = new AbortController();
   // Every in-flight call links its own signal to this one and unlinks when it
   // ends, so the listener count tracks in-flight calls: not a leak, no warning.
   setMaxListeners(0, shutdown.signal);
-  // Committed writes wake the jobs they give work to, so idle jobs can back off.
   let jobs: Jobs | undefined;
-  const onCommit: CommitListener = (facts) => {
-    if (facts.auditEvents > 0) jobs?.wake(SEAL_JOB);
-    if (facts.earliestHoldExpiry) jobs?.wake(EXPIRE_JOB, facts.earliestHoldExpiry);
-  };
-  const domain = buildDomain(db, config, logger, cache, onCommit);
+  const metrics = createProcessMetrics(config, db, options.runJobs !== false, logger);
+  const observer = metrics ?? NO_OBSERVER;
+  const domain = buildDomain(db, config, logger, cache, wakeJobsOnCommit(() => jobs ?? options.remoteJobs), observer);
   const services = buildServices(domain, logger);
-  jobs = startJobs(
-    [
-      {
-        name: EXPIRE_JOB,
-        intervalMs: config.holdExpiryIntervalMs,
-        idleIntervalMs: config.holdExpiryIdleIntervalMs,
-        batch: config.holdExpiryBatch,
-        run: async () => {
-          const { expired, nextDueAt } = await domain.ledger.expireHolds(config.holdExpiryBatch);
-          return { done: expired, nextDueAt };
-        },
-      },
-      {
-        name: SEAL_JOB,
-        intervalMs: config.auditSealIntervalMs,
-        idleIntervalMs: config.auditSealIdleIntervalMs,
-        batch: config.auditSealBatch,
-        run: () => domain.audit.seal(config.auditSealBatch),
-      },
-      {
-        name: "purge-idempotency-keys",
-        intervalMs: 60_000,
-        batch: 1000,
-        run: () => domain.ledger.purgeIdempotencyKeys(config.idempotencyKeyRetentionHours * 3_600_000, 1000),
-      },
-    ],
-    logger,
-  );
 
   const grpcServer = createGrpcServer({
     maxReceiveMessageBytes: config.maxReceiveMessageBytes,
@@ -199,26 +218,20 @@ async function serve(config: Config, logger: Logger, db: Db, cache: CachePolicy,
     keepaliveTimeMs: config.keepaliveTimeMs,
     keepaliveTimeoutMs: config.keepaliveTimeoutMs,
     maxConcurrentStreams: config.maxConcurrentStreams,
+    guards: grpcGuardOptions(config.transport),
   });
+  const admission = new Admission(security, logger);
   for (const entry of services) {
-    addService(grpcServer, entry, { logger, maxDeadlineMs: config.maxDeadlineMs, shutdownSignal: shutdown.signal });
+    addService(grpcServer, entry, { logger, maxDeadlineMs: config.maxDeadlineMs, shutdownSignal: shutdown.signal, admission, metrics, observer });
   }
-  addReflection(grpcServer);
+  const gate = grpcGate(admission);
+  addReflection(grpcServer, gate);
   const health = addHealth(
     grpcServer,
     services.map((s) => s.service.typeName),
     () => db.$queryRaw`SELECT 1`,
-    { intervalMs: config.healthCheckIntervalMs, logger },
+    { intervalMs: config.healthCheckIntervalMs, logger, gate, firstReportWarning: security.openWarning },
   );
-  await health.probe();
-
-  const grpcPort = await new Promise<number>((resolve, reject) => {
-    grpcServer.bindAsync(`${config.host}:${config.grpcPort}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
-      err ? reject(err) : resolve(port),
-    );
-  });
-
-  let connectPort = -1;
   const connectServer =
     config.connectPort < 0
       ? undefined
@@ -228,50 +241,60 @@ async function serve(config: Config, logger: Logger, db: Db, cache: CachePolicy,
           maxSendMessageBytes: config.maxSendMessageBytes,
           maxDeadlineMs: config.maxDeadlineMs,
           shutdownSignal: shutdown.signal,
+          admission,
+          tls: security.tls,
+          guards: config.transport,
+          metrics,
+          observer,
         });
-  if (connectServer) {
-    await new Promise<void>((resolve, reject) => {
-      connectServer.once("error", reject);
-      connectServer.listen(config.connectPort, config.host, () => resolve());
+
+  let grpcPort: number;
+  let connectPort = -1;
+  let metricsEndpoint: MetricsEndpoint | undefined;
+  try {
+    await health.probe();
+    grpcPort = await new Promise<number>((resolve, reject) => {
+      grpcServer.bindAsync(`${config.host}:${config.grpcPort}`, security.tls?.grpcServerCredentials() ?? grpc.ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(err) : resolve(port),
+      );
     });
-    connectPort = (connectServer.address() as AddressInfo).port;
+    if (connectServer) {
+      await new Promise<void>((resolve, reject) => {
+        connectServer.once("error", reject);
+        connectServer.listen(config.connectPort, config.host, () => resolve());
+      });
+      connectPort = (connectServer.address() as AddressInfo).port;
+    }
+    if (metrics && options.metricsEndpoint !== false) metricsEndpoint = await serveProcessMetrics(config, metrics, logger);
+    // Only once every port serves: a start that fails leaves nothing running.
+    if (options.runJobs !== false) jobs = startJobs(backgroundJobs(domain, config), logger);
+  } catch (error) {
+    health.stop();
+    grpcServer.forceShutdown();
+    connectServer?.close();
+    await metricsEndpoint?.close();
+    throw error; // startServer's caller closes security, the database and the embedded server
   }
-  logger.info({ grpcPort, connectPort, databaseMode: config.databaseMode }, "serving");
+  const metricsPort = metricsEndpoint?.port ?? -1;
+  logger.info({ grpcPort, connectPort, metricsPort, databaseMode: config.databaseMode }, "serving");
+  const diagnostics = startDiagnostics(logger, config.transport.diagnosticsIntervalMs);
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       logger.info({ drain_ms: config.shutdownDrainMs }, "shutting down");
       health.stop();
+      diagnostics.stop();
       await Promise.all([drainGrpc(grpcServer, config.shutdownDrainMs), drainHttp(connectServer, config.shutdownDrainMs)]);
       shutdown.abort();
-      await jobs.stop();
+      await metricsEndpoint?.close();
+      await jobs?.stop();
+      security.close();
       await db.$disconnect();
       await embedded?.stop();
       logger.info("stopped");
     })());
 
-  return { grpcPort, connectPort, db, health, stop };
-}
-
-function drainGrpc(server: grpc.Server, drainMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const force = setTimeout(() => server.forceShutdown(), drainMs);
-    server.tryShutdown(() => {
-      clearTimeout(force);
-      resolve();
-    });
-  });
-}
-
-function drainHttp(server: import("node:http").Server | undefined, drainMs: number): Promise<void> {
-  if (!server) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => server.closeAllConnections(), drainMs);
-    server.close(() => {
-      clearTimeout(force);
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
+  const wakeJob = (name: string, at?: Date) => jobs?.wake(name, at);
+  return { grpcPort, connectPort, metricsPort, metrics, db, health, wakeJob, stop };
 }

@@ -5,17 +5,18 @@
 import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { isValidRequestId, REQUEST_ID_HEADER } from "../rpc/call-context.js";
+import type { CallSpan } from "../lib/trace-hooks.js";
+import type { CallMetrics } from "./metrics/instruments.js";
 
-/** Header (gRPC metadata key) that carries the caller's request id. */
-export const REQUEST_ID_HEADER = "x-request-id";
+export { REQUEST_ID_HEADER };
 
-/** Longest request id accepted from a caller; longer ones are replaced. */
-const REQUEST_ID_MAX_LENGTH = 128;
-
-/** The caller's request id when it is sane, otherwise a fresh UUID. */
+/**
+ * The request id a call is logged and answered under: the caller's, or a
+ * fresh UUID when it sent none (or one the handler will refuse as malformed).
+ */
 export function requestIdFrom(value: string | null | undefined): string {
-  if (value && value.length <= REQUEST_ID_MAX_LENGTH && /^[\x21-\x7e]+$/.test(value)) return value;
-  return randomUUID();
+  return value && isValidRequestId(value) ? value : randomUUID();
 }
 
 export interface CallRecord {
@@ -41,8 +42,15 @@ export function codeName(code: Code | 0): string {
   return code === 0 ? "OK" : (CODE_NAMES[code] ?? String(code));
 }
 
-export function logCall(logger: Logger, record: CallRecord): void {
+/**
+ * The end of every call, on either port: its log line, its count and
+ * duration in the metrics (when kept), and the end of its span (when traced). `protocol` "grpc" is the grpc-js
+ * port; anything else the connect-node port.
+ */
+export function logCall(logger: Logger, record: CallRecord, metrics?: CallMetrics, span?: CallSpan): void {
   const durationMs = Number(process.hrtime.bigint() - record.startedAtNs) / 1e6;
+  span?.end(record.code, record.message);
+  metrics?.callFinished(record.protocol === "grpc" ? "grpc" : "connect_rpc", record.method, record.code, durationMs / 1000);
   const line = {
     protocol: record.protocol,
     method: record.method,

@@ -5,6 +5,7 @@
  */
 import type { Logger } from "pino";
 import type { Config } from "../lib/config.js";
+import { excessOf, PRIVILEGES_SQL, RUNTIME_ROLE } from "../db/roles.js";
 import type { Db } from "../lib/prisma.js";
 
 /** Accelerate's documented defaults; larger settings also need raising in the Accelerate console. */
@@ -52,4 +53,24 @@ export async function checkAccelerateStatementTimeout(db: Db, logger: Logger): P
   } catch (error) {
     logger.warn({ err: error }, "could not read statement_timeout through Accelerate");
   }
+}
+
+/** Thrown when the service's database role can do more than it needs under NODE_ENV=production. */
+export class PrivilegedRoleError extends Error {}
+
+/**
+ * The service's own connection must be least-privileged: no superuser, not
+ * the tables' owner (who could disable the audit log's triggers), no UPDATE,
+ * DELETE or TRUNCATE on it. Otherwise: a warning, and under production a
+ * refusal to start.
+ */
+export async function checkRuntimePrivileges(db: Db, production: boolean, logger: Logger): Promise<void> {
+  const [row] = await db.$queryRawUnsafe<{ role: string; superuser: boolean | null; owner: boolean | null; audit_writable: boolean | null }[]>(PRIVILEGES_SQL);
+  const { role, excess } = excessOf(row!);
+  if (excess.length === 0) return;
+  const message =
+    `the service's database role ${role} ${excess.join("; ")}: run the service as a login role that is a member of ` +
+    `${RUNTIME_ROLE} only, and migrations as the owner (MIGRATION_DATABASE_URL); see docs/SECURITY.md "Database roles"`;
+  if (production) throw new PrivilegedRoleError(message);
+  logger.warn({ role, excess }, message);
 }

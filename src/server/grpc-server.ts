@@ -6,13 +6,23 @@
  */
 import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { CallContexts } from "./call-context.js";
+import type { PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { StatusSchema } from "../gen/google/rpc/status_pb.js";
-import { INTERNAL_MESSAGE } from "../rpc/errors.js";
+import { principalFromCertificate } from "../auth/certificates.js";
+import { DomainError } from "../domain/errors.js";
+import type { Observer } from "../domain/observer.js";
+import { mayDebitKey, observerKey, principalKey } from "../rpc/call-context.js";
+import { INTERNAL_MESSAGE, toConnectError } from "../rpc/errors.js";
+import { statusOf } from "../rpc/refusals.js";
 import type { ImplementedService } from "../rpc/implement.js";
+import { groupOfPath, type Admission } from "./admission.js";
 import { logCall, REQUEST_ID_HEADER, requestIdFrom } from "./call-log.js";
+import type { CallMetrics } from "./metrics/instruments.js";
+import { traceHooks } from "../lib/trace-hooks.js";
 
 export interface GrpcServerLimits {
   /** Largest request accepted, bytes; larger → RESOURCE_EXHAUSTED. */
@@ -25,6 +35,8 @@ export interface GrpcServerLimits {
   keepaliveTimeoutMs: number;
   /** Concurrent streams per HTTP/2 connection. */
   maxConcurrentStreams: number;
+  /** More grpc-js options: the abuse guards (config-transport.ts `grpcGuardOptions`). Default none. */
+  guards?: Record<string, number>;
 }
 
 export function createGrpcServer(limits: GrpcServerLimits): grpc.Server {
@@ -38,15 +50,22 @@ export function createGrpcServer(limits: GrpcServerLimits): grpc.Server {
     // told off with GOAWAY (grpc-go's default client keepalive is stricter).
     "grpc.http2.min_ping_interval_without_data_ms": 10_000,
     "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
+    ...limits.guards,
   });
 }
 
 export interface ServeOptions {
   logger: Logger;
+  /** Authentication, authorization and limits for every call (admission.ts). Default: none (tests of the transport alone). */
+  admission?: Admission;
   /** Cap on any call's deadline, and the deadline of calls that set none. */
   maxDeadlineMs: number;
   /** Aborted when the server begins shutting down. */
   shutdownSignal?: AbortSignal;
+  /** Counts calls, their durations and those in flight. Default: no metrics. */
+  metrics?: CallMetrics;
+  /** Told what the RPC layer reports for metrics (idempotent replays). Default: nobody. */
+  observer?: Observer;
 }
 
 function codecOf<T extends DescMessage>(schema: T) {
@@ -63,18 +82,14 @@ function codecOf<T extends DescMessage>(schema: T) {
 /** Encodes a ConnectError for grpc-js, details in `grpc-status-details-bin`. */
 export function grpcErrorOf(error: ConnectError): Partial<grpc.StatusObject> {
   const metadata = new grpc.Metadata();
-  const details = error.details.flatMap((d) => ("desc" in d ? [anyPack(d.desc, create(d.desc, d.value))] : []));
-  if (details.length > 0) {
-    const status = create(StatusSchema, { code: error.code, message: error.rawMessage, details });
-    metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, status)));
-  }
+  if (error.details.length > 0) metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, statusOf(error))));
   return { code: error.code as number as grpc.status, details: error.rawMessage, metadata };
 }
 
-function headersOf(metadata: grpc.Metadata): [string, string][] {
-  const headers: [string, string][] = [];
+function headersOf(metadata: grpc.Metadata): Headers {
+  const headers = new Headers();
   for (const [key, value] of Object.entries(metadata.getMap())) {
-    if (typeof value === "string") headers.push([key, value]);
+    if (typeof value === "string") headers.append(key, value);
   }
   return headers;
 }
@@ -85,33 +100,42 @@ function remainingMs(deadline: grpc.Deadline, capMs: number): number {
   return Math.max(0, Math.min(capMs, at - Date.now()));
 }
 
-function unaryHandler(entry: ImplementedService, method: DescMethod, options: ServeOptions): grpc.handleUnaryCall<unknown, unknown> {
+function unaryHandler(entry: ImplementedService, method: DescMethod, options: ServeOptions, contexts: CallContexts): grpc.handleUnaryCall<unknown, unknown> {
   const impl = (entry.impl as Record<string, (req: unknown, ctx: HandlerContext) => Promise<unknown>>)[method.localName]!;
   const path = `/${entry.service.typeName}/${method.name}`;
   const url = path;
-  const { logger, maxDeadlineMs, shutdownSignal } = options;
+  const { logger, maxDeadlineMs, admission, metrics, observer } = options;
+  const group = groupOfPath(path, method.input.fields.some((f) => f.name === "idempotency_key"));
+  /** Authenticated, authorized and counted; the principal and its debit grants go to the handler. */
+  const admitted = async (call: grpc.ServerUnaryCall<unknown, unknown>, context: HandlerContext): Promise<unknown> => {
+    if (!admission) return impl(call.request, context);
+    const caller = await admission.admit({
+      path,
+      group,
+      header: (name) => firstValue(call.metadata.get(name)),
+      certificatePrincipal: () => certificatePrincipalOf(call),
+    });
+    context.values.set(principalKey, caller.principal);
+    context.values.set(mayDebitKey, caller.mayDebit);
+    try {
+      return await impl(call.request, context);
+    } finally {
+      caller.release();
+    }
+  };
   return (call, callback) => {
     const startedAtNs = process.hrtime.bigint();
-    const requestId = requestIdFrom(call.metadata.get(REQUEST_ID_HEADER)[0] as string | undefined);
-    const cancelled = new AbortController();
-    call.once("cancelled", () => cancelled.abort(new ConnectError("call cancelled by client", Code.Canceled)));
-    const context = createHandlerContext({
-      service: entry.service,
-      method,
-      protocolName: "grpc",
-      requestMethod: "POST",
-      url,
-      timeoutMs: remainingMs(call.getDeadline(), maxDeadlineMs),
-      requestSignal: cancelled.signal,
-      shutdownSignal,
-      requestHeader: headersOf(call.metadata),
-    });
-    context.requestHeader.set(REQUEST_ID_HEADER, requestId);
+    metrics?.callStarted("grpc", path);
+    const span = traceHooks()?.call("grpc", path, (name) => firstValue(call.metadata.get(name)));
+    const sentRequestId = call.metadata.get(REQUEST_ID_HEADER)[0] as string | undefined;
+    const requestId = requestIdFrom(sentRequestId);
+    let settled = false;
+    let clientGone = false;
     const finish = (code: Code | 0, response: unknown, error?: ConnectError) => {
       const peer = call.getPeer();
-      if (cancelled.signal.aborted) {
+      if (clientGone) {
         // The client is gone; grpc-js already ended the call.
-        logCall(logger, { protocol: "grpc", method: path, code: Code.Canceled, startedAtNs, requestId, peer });
+        logCall(logger, { protocol: "grpc", method: path, code: Code.Canceled, startedAtNs, requestId, peer }, metrics, span);
         return;
       }
       const trailer = new grpc.Metadata();
@@ -123,38 +147,52 @@ function unaryHandler(entry: ImplementedService, method: DescMethod, options: Se
       } else {
         callback(null, response, trailer);
       }
-      logCall(logger, { protocol: "grpc", method: path, code, startedAtNs, requestId, peer, message: error?.rawMessage });
+      logCall(logger, { protocol: "grpc", method: path, code, startedAtNs, requestId, peer, message: error?.rawMessage }, metrics, span);
     };
-    // Answer DEADLINE_EXCEEDED as soon as the (capped) deadline passes, even
-    // if the handler is still waiting on the database.
-    const onAbort = () => {
-      const reason = context.signal.reason;
-      const error = reason instanceof ConnectError ? reason : new ConnectError("deadline exceeded", Code.DeadlineExceeded);
-      finish(error.code, null, error);
-    };
-    let settled = false;
-    context.signal.addEventListener("abort", () => {
-      if (!settled) {
+    // Answer as soon as the call ends early (its capped deadline passes, the
+    // client cancels, the service shuts down), even if the handler is still
+    // waiting on the database.
+    const context = contexts.create(
+      { service: entry.service, method, url, timeoutMs: remainingMs(call.getDeadline(), maxDeadlineMs), requestHeader: headersOf(call.metadata) },
+      (reason) => {
+        if (settled) return;
         settled = true;
-        onAbort();
-      }
-    }, { once: true });
-    impl(call.request, context).then(
+        finish(reason.code, null, reason);
+      },
+    );
+    call.once("cancelled", () => {
+      clientGone = true;
+      context.abort(new ConnectError("call cancelled by client", Code.Canceled));
+    });
+    // A malformed id stays as sent: the handler refuses it by name.
+    if (sentRequestId === undefined) context.requestHeader.set(REQUEST_ID_HEADER, requestId);
+    if (observer) context.values.set(observerKey, observer);
+    (span ? span.run(() => admitted(call, context)) : admitted(call, context)).then(
       (response) => {
         if (settled) return;
         settled = true;
-        context.abort(); // releases the deadline timer
+        context.done(); // releases the deadline timer
         finish(0, response);
       },
       (thrown: unknown) => {
         if (settled) return;
         settled = true;
-        context.abort();
-        const error = thrown instanceof ConnectError ? thrown : internalError(thrown, logger, path);
+        context.done();
+        const error = thrown instanceof ConnectError ? thrown : thrown instanceof DomainError ? toConnectError(thrown) : internalError(thrown, logger, path);
         finish(error.code, null, error);
       },
     );
   };
+}
+
+function firstValue(values: grpc.MetadataValue[]): string | undefined {
+  const value = values[0];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** The verified client certificate's principal, on a TLS connection. */
+export function certificatePrincipalOf(call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null }): string | undefined {
+  return principalFromCertificate(call.getAuthContext()?.sslPeerCertificate);
 }
 
 function internalError(thrown: unknown, logger: Logger, method: string): ConnectError {
@@ -169,6 +207,7 @@ export function addService(server: grpc.Server, entry: ImplementedService, optio
   if (entry.service.methods.length === 0) return;
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
+  const contexts = new CallContexts(options.shutdownSignal);
   for (const method of entry.service.methods) {
     const input = codecOf(method.input);
     const output = codecOf(method.output);
@@ -182,7 +221,7 @@ export function addService(server: grpc.Server, entry: ImplementedService, optio
       responseDeserialize: output.deserialize,
       originalName: method.localName,
     };
-    handlers[method.localName] = unaryHandler(entry, method, options);
+    handlers[method.localName] = unaryHandler(entry, method, options, contexts);
   }
   server.addService(definition as grpc.ServiceDefinition, handlers);
 }

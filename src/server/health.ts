@@ -7,6 +7,7 @@
 import { create, fromBinary, isMessage, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import type { HandlerGate } from "./grpc-gate.js";
 import {
   HealthCheckRequestSchema,
   HealthCheckResponse_ServingStatus as Status,
@@ -51,7 +52,14 @@ export function addHealth(
   server: grpc.Server,
   serviceNames: string[],
   ping: () => Promise<unknown>,
-  options: { intervalMs: number; logger: Logger },
+  options: {
+    intervalMs: number;
+    logger: Logger;
+    /** Admission of health calls (open unless the policy denies them). Default: none. */
+    gate?: HandlerGate;
+    /** Logged (warn) with the first health report answered, e.g. that authentication is off. Default: none. */
+    firstReportWarning?: string;
+  },
 ): HealthMonitor {
   const names = ["", ...serviceNames];
   let status: ServingStatus = "NOT_SERVING";
@@ -66,15 +74,24 @@ export function addHealth(
     for (const call of watchers) call.write({ status: wire() });
   };
 
+  const gate: HandlerGate = options.gate ?? ((_path, handler) => handler);
+  let warned = options.firstReportWarning === undefined;
+  const warnOnce = () => {
+    if (warned) return;
+    warned = true;
+    options.logger.warn(options.firstReportWarning);
+  };
   server.addService(HEALTH_DEFINITION, {
-    Check: (call: grpc.ServerUnaryCall<{ service: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    Check: gate("/grpc.health.v1.Health/Check", (call: grpc.ServerUnaryCall<{ service: string }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      warnOnce();
       if (!names.includes(call.request.service)) {
         callback({ code: grpc.status.NOT_FOUND, details: `unknown service ${call.request.service}` });
         return;
       }
       callback(null, { status: wire() });
-    },
-    Watch: (call: grpc.ServerWritableStream<{ service: string }, unknown>) => {
+    }),
+    Watch: gate("/grpc.health.v1.Health/Watch", (call: grpc.ServerWritableStream<{ service: string }, unknown>) => {
+      warnOnce();
       if (!names.includes(call.request.service)) {
         // The health protocol: an unknown service is reported, not refused, on Watch.
         call.write({ status: Status.SERVICE_UNKNOWN });
@@ -87,10 +104,11 @@ export function addHealth(
       watchers.add(call);
       call.write({ status: wire() });
       call.on("cancelled", () => watchers.delete(call));
-    },
-    List: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    }),
+    List: gate("/grpc.health.v1.Health/List", (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      warnOnce();
       callback(null, { statuses: Object.fromEntries(names.map((n) => [n, { status: wire() }])) });
-    },
+    }),
   });
 
   const probe = async (): Promise<ServingStatus> => {

@@ -89,6 +89,7 @@ export function startJobs(jobs: Job[], logger: Logger): Jobs {
       await p;
       running.delete(p);
       busy = false;
+      logger.debug({ job: job.name, done: result.done }, "background job ran");
       const now = Date.now();
       backoffMs = result.done > 0 || wokenWhileBusy ? job.intervalMs : Math.min(idleIntervalMs, backoffMs * 2);
       wokenWhileBusy = false;

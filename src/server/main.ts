@@ -1,43 +1,34 @@
-/** Entry point: `npm start`. Serves until SIGTERM/SIGINT, then stops gracefully and exits 0. */
+/**
+ * Entry point: `npm start`. Serves until SIGTERM/SIGINT, then stops gracefully and exits 0.
+ *
+ * WORKERS=1: the service in this one process. Otherwise this process is the
+ * primary of a node:cluster (cluster-primary.ts), and the processes it forks
+ * run this file again as workers (cluster-worker.ts).
+ */
+import cluster from "node:cluster";
 import { loadConfig } from "../lib/config.js";
 import { createLogger } from "../lib/logger.js";
-import { startServer } from "./app.js";
+import { runPrimary } from "./cluster-primary.js";
+import { workerAssignment } from "./cluster-protocol.js";
+import { runWorker } from "./cluster-worker.js";
+import { serveProcess } from "./serve-process.js";
 
-const logger = createLogger();
 let config;
 try {
   config = loadConfig();
 } catch (error) {
-  logger.fatal((error as Error).message);
+  // No configuration yet, so no configured logger: one JSON line, then out.
+  createLogger().fatal((error as Error).message);
   process.exit(2);
 }
-logger.level = config.logLevel;
+const logger = createLogger({ level: config.logLevel, pretty: config.logPretty });
 
-try {
-  const server = await startServer(config, logger);
-  // Ctrl-C reaches every process of the foreground group (npm, node), and
-  // some launchers relay it again: later signals do not cut the drain short.
-  // The drain itself is bounded; this timer bounds the rest of the shutdown.
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, "signal received");
-    if (stopping) return;
-    stopping = true;
-    setTimeout(() => {
-      logger.error("shutdown took too long: exiting");
-      process.exit(1);
-    }, config.shutdownDrainMs + 10_000).unref();
-    server.stop().then(
-      () => process.exit(0),
-      (err) => {
-        logger.error({ err }, "shutdown failed");
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
-} catch (error) {
-  logger.fatal({ err: error }, (error as Error).message);
-  process.exit(1);
+const assignment = cluster.isWorker ? workerAssignment(process.env) : undefined;
+if (assignment) {
+  await runWorker(config, logger, assignment);
+} else if (config.workers === 1 || cluster.isWorker) {
+  // A worker of some other supervisor's cluster (pm2 and the like): that supervisor does the forking.
+  await serveProcess(config, logger);
+} else {
+  await runPrimary(config, logger);
 }

@@ -12,6 +12,7 @@
 import { create, fromBinary, toBinary, type DescFile, type DescMessage } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
+import type { HandlerGate } from "./grpc-gate.js";
 import { file_aevon_audit_v1_audit } from "../gen/aevon/audit/v1/audit_pb.js";
 import { file_aevon_identity_v1_identity } from "../gen/aevon/identity/v1/identity_pb.js";
 import { file_aevon_ledger_v1_ledger } from "../gen/aevon/ledger/v1/ledger_pb.js";
@@ -161,7 +162,8 @@ function reflectionDefinition(packageName: string): grpc.ServiceDefinition {
 }
 
 /** Adds grpc.reflection.v1 and v1alpha ServerReflection to the server. */
-export function addReflection(server: grpc.Server): void {
+/** Serves reflection v1 and v1alpha; `gate` admits each stream (open unless the policy denies it). */
+export function addReflection(server: grpc.Server, gate: HandlerGate = (_path, handler) => handler): void {
   const index = new DescriptorIndex(SERVED_FILES);
   const handler = (call: grpc.ServerDuplexStream<v1.ServerReflectionRequest, v1.ServerReflectionResponse>) => {
     call.on("data", (request: v1.ServerReflectionRequest) => {
@@ -177,6 +179,8 @@ export function addReflection(server: grpc.Server): void {
     call.on("error", () => undefined); // client went away mid-stream
   };
   for (const packageName of ["grpc.reflection.v1", "grpc.reflection.v1alpha"]) {
-    server.addService(reflectionDefinition(packageName), { ServerReflectionInfo: handler });
+    server.addService(reflectionDefinition(packageName), {
+      ServerReflectionInfo: gate(`/${packageName}.ServerReflection/ServerReflectionInfo`, handler),
+    });
   }
 }

@@ -4,12 +4,17 @@
  * hash chain and answers the verifier.
  */
 import type { Logger } from "pino";
-import type { AuditFilter, AuditStore, ChainLink } from "../domain/audit/ports.js";
-import type { AuditEvent, AuditPayload } from "../domain/audit/types.js";
+import { listsByTime, type AuditFilter, type AuditStore, type ChainLink } from "../domain/audit/ports.js";
+import { entryOf, type AuditEvent, type AuditPayload } from "../domain/audit/types.js";
+import { throwIfGone } from "../domain/call.js";
 import type { AuditEvent as PrismaAuditEvent, AuditSeal as PrismaAuditSeal } from "../generated/prisma/client.js";
 import type { Db } from "../lib/prisma.js";
+import type { Observer } from "../domain/observer.js";
 import { emptyWriteSet } from "../domain/ledger/ports.js";
-import { PrismaLedgerTx, translateLedgerError } from "./ledger-store.js";
+import { translateConstraintError } from "./constraints.js";
+import { INSERT_SEALS_SQL, SEALABLE_BELOW_SQL, SEALABLE_EVENTS_SQL, UNSEALED_PROBE_SQL, UNSEALED_STATS_SQL } from "./audit-sql.js";
+import { EVENTS_BY_TIME_SQL } from "./page-sql.js";
+import { PrismaWriteTx } from "./write-tx.js";
 import { runTransaction, type CommitListener, type RetryPolicy } from "./transaction.js";
 
 /** One sealer at a time, across every instance of the service. */
@@ -17,27 +22,11 @@ const SEALER_LOCK_ID = 0x41_45_47_49; // "AEGI"
 
 const ZERO = new Uint8Array(32);
 
-/**
- * Committed events not yet sealed, oldest id first. Events below the
- * watermark committed (or rolled back) long ago and are all sealed; above
- * it, an event that committed late (a lower id than sealed ones) is found.
- */
-const UNSEALED_WHERE = `
-  e.id > coalesce((SELECT s.event_id FROM audit_seals s
-                   WHERE s.sealed_at < now() - make_interval(secs => $1::float8 / 1000)
-                   ORDER BY s.sealed_at DESC LIMIT 1), 0)
-  AND NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.event_id = e.id)`;
-
-const UNSEALED_SQL = `
-  SELECT e.id, e.occurred_at, e.actor, e.action, e.resource_type, e.resource_id, e.request_id, e.idempotency_key, e.payload
-  FROM audit_events e WHERE ${UNSEALED_WHERE} ORDER BY e.id LIMIT $2`;
-
-const UNSEALED_PROBE_SQL = `SELECT EXISTS (SELECT 1 FROM audit_events e WHERE ${UNSEALED_WHERE}) AS waiting`;
-
 interface EventRow {
   id: bigint;
   occurred_at: Date;
   actor: string;
+  on_behalf_of: string | null;
   action: string;
   resource_type: string;
   resource_id: string;
@@ -51,6 +40,7 @@ function eventOfRow(r: EventRow): Omit<AuditEvent, "seal"> {
     id: r.id,
     occurredAt: r.occurred_at,
     actor: r.actor,
+    onBehalfOf: r.on_behalf_of,
     action: r.action,
     resourceType: r.resource_type,
     resourceId: r.resource_id,
@@ -60,11 +50,25 @@ function eventOfRow(r: EventRow): Omit<AuditEvent, "seal"> {
   };
 }
 
+/** An event row with its seal's columns (NULLs while unsealed), as EVENTS_BY_TIME_SQL returns it. */
+interface SealedEventRow extends EventRow {
+  seal_seq: bigint | null;
+  seal_prev_hash: Uint8Array | null;
+  seal_hash: Uint8Array | null;
+  seal_sealed_at: Date | null;
+}
+
+function eventOfSealedRow(r: SealedEventRow): AuditEvent {
+  const seal = r.seal_seq === null ? null : { seq: r.seal_seq, prevHash: r.seal_prev_hash!, hash: r.seal_hash!, sealedAt: r.seal_sealed_at! };
+  return { ...eventOfRow(r), seal };
+}
+
 function eventOf(e: PrismaAuditEvent & { seal?: PrismaAuditSeal | null }): AuditEvent {
   return {
     id: e.id,
     occurredAt: e.occurredAt,
     actor: e.actor,
+    onBehalfOf: e.onBehalfOf,
     action: e.action,
     resourceType: e.resourceType,
     resourceId: e.resourceId,
@@ -78,30 +82,31 @@ function eventOf(e: PrismaAuditEvent & { seal?: PrismaAuditSeal | null }): Audit
 export interface AuditStoreOptions {
   retry?: RetryPolicy;
   logger?: Logger;
-  /**
-   * How far back the sealer looks for events that committed late: at least
-   * twice the longest transaction. Default 60 s.
-   */
-  sealHorizonMs?: number;
+  /** Told each transaction retry (metrics). Default: nobody. */
+  observer?: Observer;
   /** Hears each committed append (wakes the sealer). */
   onCommit?: CommitListener;
 }
 
 export function createAuditStore(db: Db, options: AuditStoreOptions = {}): AuditStore {
-  const horizonMs = options.sealHorizonMs ?? 60_000;
   const include = { seal: true } as const;
   return {
-    async append(claim, entry, reply) {
+    async append(claim, record, context, reply) {
+      throwIfGone(context);
       const out = await runTransaction(
         db,
         async (tx) => {
-          const ledgerTx = new PrismaLedgerTx(tx);
-          const claimed = await ledgerTx.claim(claim);
+          const writer = new PrismaWriteTx(tx);
+          const claimed = await writer.claim(claim);
           if (claimed.kind === "replay") return { replay: claimed.response };
+          if (claimed.kind !== "new") throw new Error("assertion failed: Append stores only replies");
+          // Stamped with the transaction's time, like every other write.
+          const entry = entryOf(record, context, claimed.now, claim.key);
           const row = await tx.auditEvent.create({
             data: {
-              occurredAt: claimed.now,
+              occurredAt: entry.occurredAt,
               actor: entry.actor,
+              onBehalfOf: entry.onBehalfOf,
               action: entry.action,
               resourceType: entry.resourceType,
               resourceId: entry.resourceId,
@@ -111,10 +116,11 @@ export function createAuditStore(db: Db, options: AuditStoreOptions = {}): Audit
             },
           });
           const event = eventOf(row);
-          await ledgerTx.write(emptyWriteSet(), { claim, response: reply(event) });
+          throwIfGone(context);
+          await writer.write(emptyWriteSet(), { claim, response: reply(event) });
           return { event };
         },
-        { retry: options.retry, logger: options.logger, translate: translateLedgerError },
+        { retry: options.retry, logger: options.logger, observer: options.observer, translate: translateConstraintError },
       );
       if (out.event) options.onCommit?.({ auditEvents: 1, earliestHoldExpiry: null });
       return out;
@@ -126,16 +132,31 @@ export function createAuditStore(db: Db, options: AuditStoreOptions = {}): Audit
     },
 
     async listEvents(filter: AuditFilter, limit, afterId) {
+      if (listsByTime(filter)) {
+        // A time range alone: (occurred_at, id) order on its index.
+        const timed = await db.$queryRawUnsafe<SealedEventRow[]>(EVENTS_BY_TIME_SQL, filter.start ?? null, filter.end ?? null, afterId, limit);
+        return timed.map(eventOfSealedRow);
+      }
+      // Otherwise id order, on the (…, id) index of the first of resource, actor
+      // and action given (the primary key when none is). Actor and action are
+      // matched as a range (at least and at most the value) and ordered on:
+      // the same rows and order as `=`, but only their index delivers that
+      // order, so a generic plan, made before the value is known, cannot swap
+      // it for a walk of the primary key (it would for a value it guesses
+      // common, and a rare one would then read the whole log).
+      const leading = filter.resourceType ? null : filter.actor ? "actor" : filter.action ? "action" : null;
+      const matches = (column: "actor" | "action", value: string | undefined) =>
+        value === undefined ? {} : column === leading ? { [column]: { gte: value, lte: value } } : { [column]: value };
       const rows = await db.auditEvent.findMany({
         where: {
           ...(filter.resourceType ? { resourceType: filter.resourceType } : {}),
           ...(filter.resourceId ? { resourceId: filter.resourceId } : {}),
-          ...(filter.actor ? { actor: filter.actor } : {}),
-          ...(filter.action ? { action: filter.action } : {}),
+          ...matches("actor", filter.actor),
+          ...matches("action", filter.action),
           ...(filter.start || filter.end ? { occurredAt: { ...(filter.start ? { gte: filter.start } : {}), ...(filter.end ? { lt: filter.end } : {}) } } : {}),
           ...(afterId !== null ? { id: { gt: afterId } } : {}),
         },
-        orderBy: { id: "asc" },
+        orderBy: leading ? [{ [leading]: "asc" as const }, { id: "asc" as const }] : { id: "asc" },
         take: limit,
         include,
       });
@@ -145,19 +166,21 @@ export function createAuditStore(db: Db, options: AuditStoreOptions = {}): Audit
     async seal(limit, hash) {
       // The sealer ticks every 100 ms: when nothing waits, one cheap query and no
       // transaction (over Accelerate, each transaction step is an HTTP round trip).
-      const [probe] = await db.$queryRawUnsafe<{ waiting: boolean }[]>(UNSEALED_PROBE_SQL, horizonMs);
+      const [probe] = await db.$queryRawUnsafe<{ waiting: boolean }[]>(UNSEALED_PROBE_SQL);
       if (!probe!.waiting) return 0;
       return runTransaction(
         db,
         async (tx) => {
-          await tx.$executeRawUnsafe("SELECT pg_advisory_xact_lock($1)", SEALER_LOCK_ID);
-          const last = await tx.auditSeal.findFirst({ orderBy: { seq: "desc" } });
-          // Events below the watermark committed (or rolled back) long ago and are all sealed;
-          // above it, an event that committed late (a lower id than sealed ones) is still found.
-          const rows = await tx.$queryRawUnsafe<EventRow[]>(UNSEALED_SQL, horizonMs, limit);
+          // One sealer at a time (advisory lock), and the xid below which every writer has finished.
+          const [bound] = await tx.$queryRawUnsafe<{ below: string }[]>(SEALABLE_BELOW_SQL, SEALER_LOCK_ID);
+          const rows = await tx.$queryRawUnsafe<(EventRow & { last_seq: bigint | null; last_hash: Uint8Array | null })[]>(
+            SEALABLE_EVENTS_SQL,
+            bound!.below,
+            limit,
+          );
           if (rows.length === 0) return 0;
-          let prev: Uint8Array = last?.hash ?? ZERO;
-          let seq = last?.seq ?? 0n;
+          let prev: Uint8Array = rows[0]!.last_hash ?? ZERO;
+          let seq = rows[0]!.last_seq ?? 0n;
           const seqs: string[] = [];
           const eventIds: string[] = [];
           const prevHashes: string[] = [];
@@ -171,16 +194,7 @@ export function createAuditStore(db: Db, options: AuditStoreOptions = {}): Audit
             hashes.push(Buffer.from(h).toString("hex"));
             prev = h;
           }
-          // One statement for the batch; hex text arrays keep the parameters cheap to encode.
-          await tx.$executeRawUnsafe(
-            `INSERT INTO audit_seals (seq, event_id, prev_hash, hash, sealed_at)
-             SELECT s, e, decode(p, 'hex'), decode(h, 'hex'), now()
-             FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS t(s, e, p, h)`,
-            seqs,
-            eventIds,
-            prevHashes,
-            hashes,
-          );
+          await tx.$executeRawUnsafe(INSERT_SEALS_SQL, seqs, eventIds, prevHashes, hashes);
           return rows.length;
         },
         options,
@@ -210,10 +224,7 @@ export function createAuditStore(db: Db, options: AuditStoreOptions = {}): Audit
     },
 
     async unsealed() {
-      const [row] = await db.$queryRawUnsafe<{ count: bigint; oldest: Date | null }[]>(
-        `SELECT count(*) AS count, min(e.occurred_at) AS oldest FROM audit_events e WHERE ${UNSEALED_WHERE}`,
-        horizonMs,
-      );
+      const [row] = await db.$queryRawUnsafe<{ count: bigint; oldest: Date | null }[]>(UNSEALED_STATS_SQL);
       return { count: row?.count ?? 0n, oldest: row?.oldest ?? null };
     },
   };

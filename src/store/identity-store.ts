@@ -1,15 +1,20 @@
 /** The identity registry's storage, on Prisma's typed model API (not a hot path: clarity first). */
 import type { Logger } from "pino";
+import type { AuditEntry } from "../domain/audit/types.js";
 import type { ReadConsistency } from "../domain/consistency.js";
-import { DomainError, ErrorReason } from "../domain/errors.js";
+import type { ClaimOutcome, Completion, IdempotencyClaim } from "../domain/idempotency.js";
 import type { IdentityStore, IdentityTx, IdentityWrites, UserFilter, UserLookup } from "../domain/identity/ports.js";
-import type { User } from "../domain/identity/types.js";
+import type { NewWallet, User } from "../domain/identity/types.js";
+import { emptyWriteSet } from "../domain/ledger/ports.js";
+import type { Account } from "../domain/ledger/types.js";
 import type { Prisma, User as PrismaUser } from "../generated/prisma/client.js";
 import type { Db } from "../lib/prisma.js";
+import type { Observer } from "../domain/observer.js";
 import { staleTags, type CachePolicy, type UserTagSource } from "./cache-policy.js";
-import { dbErrorFacts } from "./db-errors.js";
-import { PrismaLedgerTx, translateLedgerError } from "./ledger-store.js";
+import { USERS_BY_CREATION_SQL, USERS_BY_HANDLE_PREFIX_SQL } from "./page-sql.js";
+import { translateConstraintError } from "./constraints.js";
 import { runWrite, type CommitFacts, type CommitListener, type RetryPolicy, type TxClient } from "./transaction.js";
+import { PrismaWriteTx } from "./write-tx.js";
 
 const WITH_IDENTITIES = { externalIdentities: { select: { provider: true, subject: true }, orderBy: { createdAt: "asc" } } } as const;
 
@@ -30,37 +35,70 @@ function userOf(u: UserWithIdentities): User {
   };
 }
 
-/** Unique violations name the field the client got wrong. */
-function translate(error: unknown): unknown {
-  const facts = dbErrorFacts(error);
-  switch (facts?.constraint) {
-    case "users_handle_key":
-      return new DomainError(ErrorReason.ALREADY_EXISTS, "handle is taken", "handle");
-    case "users_email_lower_key":
-      return new DomainError(ErrorReason.ALREADY_EXISTS, "email is already registered", "email");
-    case "external_identities_pkey":
-      return new DomainError(ErrorReason.ALREADY_EXISTS, "external identity is already linked to a user", "external_identity");
-  }
-  return translateLedgerError(error);
+/**
+ * The byte-wise range of the strings that start with `prefix` (handles are
+ * ASCII): [prefix, prefix with its last character's successor). Matches the
+ * prefix literally: `_` and `%` are characters like any other.
+ */
+export function prefixRange(prefix: string): [string, string] {
+  const last = prefix.charCodeAt(prefix.length - 1);
+  if (prefix === "" || last >= 0x7f) throw new Error(`assertion failed: handle prefix ${JSON.stringify(prefix)} is not normalized`);
+  return [prefix, prefix.slice(0, -1) + String.fromCharCode(last + 1)];
+}
+
+/** A new user's default wallet, as the ledger account it is: never below zero, empty. */
+function walletAccount(w: NewWallet): Account {
+  return {
+    id: w.id,
+    owner: { type: "USER", id: w.userId },
+    currency: w.currency,
+    status: "ACTIVE",
+    minBalance: 0n,
+    posted: 0n,
+    pendingDebit: 0n,
+    pendingCredit: 0n,
+    version: 0n,
+    label: w.label,
+    isDefault: true,
+    createdAt: w.createdAt,
+    updatedAt: w.createdAt,
+  };
 }
 
 class PrismaIdentityTx implements IdentityTx {
-  readonly ledger: PrismaLedgerTx;
+  /** The shared writes (claim, wallets, audit events, reply) of the same transaction. */
+  private readonly writer: PrismaWriteTx;
   /** Each locked user as locked, to tell which cached lookups a write makes stale. */
   private readonly lockedUsers = new Map<string, User>();
 
   constructor(private readonly tx: TxClient) {
-    this.ledger = new PrismaLedgerTx(tx);
+    this.writer = new PrismaWriteTx(tx);
   }
 
-  /** Cache tags this transaction's writes make stale (identity's and the ledger side's). */
+  /** Cache tags this transaction's writes make stale (identity's and the shared writes'). */
   get staleTags(): Set<string> {
-    return this.ledger.staleTags;
+    return this.writer.staleTags;
   }
 
-  /** What this transaction wrote (through the ledger side's shared write). */
+  /** What this transaction wrote (through the shared write). */
   commitFacts(): CommitFacts {
-    return this.ledger.commitFacts();
+    return this.writer.commitFacts();
+  }
+
+  claim(claim: IdempotencyClaim): Promise<ClaimOutcome> {
+    return this.writer.claim(claim);
+  }
+
+  refuse(completion: Completion): Promise<void> {
+    return this.writer.refuse(completion);
+  }
+
+  async commit(writes: IdentityWrites, audit: AuditEntry[], completion: Completion): Promise<void> {
+    await this.writeIdentity(writes);
+    await this.writer.write(
+      { ...emptyWriteSet(), newAccounts: writes.wallets.map(walletAccount), audit, scrubReplies: writes.scrubReplies },
+      completion,
+    );
   }
 
   async lockUser(id: string): Promise<User | null> {
@@ -75,7 +113,7 @@ class PrismaIdentityTx implements IdentityTx {
     for (const tag of staleTags.user(before, after)) this.staleTags.add(tag);
   }
 
-  async writeIdentity(w: IdentityWrites): Promise<void> {
+  private async writeIdentity(w: IdentityWrites): Promise<void> {
     const linksOf = (userId: string) => w.links.filter((l) => l.userId === userId).map((l) => l.identity);
     for (const user of w.newUsers) this.noteStale(null, { ...user, externalIdentities: linksOf(user.id) });
     for (const { user } of w.changedUsers) {
@@ -117,6 +155,8 @@ export interface IdentityStoreOptions {
   onCommit?: CommitListener;
   retry?: RetryPolicy;
   logger?: Logger;
+  /** Told each transaction retry (metrics). Default: nobody. */
+  observer?: Observer;
 }
 
 export function createIdentityStore(db: Db, options: IdentityStoreOptions): IdentityStore {
@@ -127,7 +167,7 @@ export function createIdentityStore(db: Db, options: IdentityStoreOptions): Iden
   };
   return {
     transaction: (fn) =>
-      runWrite(db, cache, (tx: TxClient) => new PrismaIdentityTx(tx), fn, { retry: options.retry, logger: options.logger, translate, onCommit: options.onCommit }),
+      runWrite(db, cache, (tx: TxClient) => new PrismaIdentityTx(tx), fn, { retry: options.retry, logger: options.logger, observer: options.observer, translate: translateConstraintError, onCommit: options.onCommit }),
 
     async findUser(lookup: UserLookup, consistency: ReadConsistency) {
       if ("id" in lookup) return load(lookup.id, consistency);
@@ -156,16 +196,33 @@ export function createIdentityStore(db: Db, options: IdentityStoreOptions): Iden
     },
 
     async listUsers(filter: UserFilter, limit: number, afterId: string | null) {
-      const where: Prisma.UserWhereInput = {
-        ...(filter.status ? { status: filter.status } : {}),
-        ...(filter.handlePrefix ? { handle: { startsWith: filter.handlePrefix } } : {}),
-        ...(filter.createdAfter || filter.createdBefore
-          ? { createdAt: { ...(filter.createdAfter ? { gte: filter.createdAfter } : {}), ...(filter.createdBefore ? { lt: filter.createdBefore } : {}) } }
-          : {}),
-        ...(afterId ? { id: { gt: afterId } } : {}),
-      };
+      // A creation range or a handle prefix pages over its own index (page-sql.ts),
+      // then the page's users are read by id; otherwise by (status, id) or the primary key.
+      const prefix = filter.handlePrefix ? prefixRange(filter.handlePrefix) : null;
+      let ids: string[] | null = null;
+      if (filter.createdAfter || filter.createdBefore) {
+        const rows = await db.$queryRawUnsafe<{ id: string }[]>(
+          USERS_BY_CREATION_SQL,
+          filter.createdAfter ?? null,
+          filter.createdBefore ?? null,
+          afterId,
+          filter.status ?? null,
+          prefix?.[0] ?? null,
+          prefix?.[1] ?? null,
+          limit,
+        );
+        ids = rows.map((r) => r.id);
+      } else if (prefix) {
+        const rows = await db.$queryRawUnsafe<{ id: string }[]>(USERS_BY_HANDLE_PREFIX_SQL, prefix[0], prefix[1], afterId, filter.status ?? null, limit);
+        ids = rows.map((r) => r.id);
+      }
+      if (ids) {
+        if (ids.length === 0) return [];
+        const byId = new Map((await db.user.findMany({ where: { id: { in: ids } }, include: WITH_IDENTITIES })).map((u) => [u.id, userOf(u)]));
+        return ids.flatMap((id) => byId.get(id) ?? []);
+      }
       const users = await db.user.findMany({
-        where,
+        where: { ...(filter.status ? { status: filter.status } : {}), ...(afterId ? { id: { gt: afterId } } : {}) },
         orderBy: { id: "asc" as const },
         take: limit,
         include: WITH_IDENTITIES,

@@ -1,5 +1,6 @@
 /**
- * Runs a unit of work in one `prisma.$transaction` (law 2), retrying the
+ * Runs a unit of work in one `prisma.$transaction` (one transaction for
+ * every multi-write workflow: all of it commits or none of it), retrying the
  * whole of it on serialization failures and deadlocks, with a bound and
  * jittered backoff. Canonical lock order makes deadlocks between our own
  * transactions impossible; the retry is the safety net for everything else
@@ -9,7 +10,9 @@ import type { Logger } from "pino";
 import { DomainError, ErrorReason } from "../domain/errors.js";
 import type { Db } from "../lib/prisma.js";
 import type { CachePolicy } from "./cache-policy.js";
-import { infrastructureErrorOf, isRetryableConflict } from "./db-errors.js";
+import type { Observer } from "../domain/observer.js";
+import { inDatabaseSpan } from "../lib/trace-hooks.js";
+import { infrastructureErrorOf, isRetryableConflict, retryCauseOf } from "./db-errors.js";
 
 /** The client an interactive transaction hands its work (the extended client, minus `$transaction` and friends). */
 export type TxClient = Parameters<Extract<Parameters<Db["$transaction"]>[0], (...args: never[]) => unknown>>[0];
@@ -53,7 +56,7 @@ export async function runWrite<Side extends WriteSide, T>(
   cache: Pick<CachePolicy, "invalidate">,
   open: (tx: TxClient) => Side,
   work: (side: NoInfer<Side>) => Promise<T>,
-  options: { retry?: RetryPolicy; logger?: Logger; translate?: (error: unknown) => unknown; onCommit?: CommitListener } = {},
+  options: RetryOptions & { onCommit?: CommitListener } = {},
 ): Promise<T> {
   // Attempts run one after another; the last is the one that committed.
   let committed: Side | undefined;
@@ -72,23 +75,45 @@ export async function runWrite<Side extends WriteSide, T>(
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function runTransaction<T>(
+export function runTransaction<T>(
   db: Db,
   work: (tx: TxClient) => Promise<T>,
-  options: { retry?: RetryPolicy; logger?: Logger; translate?: (error: unknown) => unknown } = {},
+  options: RetryOptions = {},
 ): Promise<T> {
+  return retrying(() => inDatabaseSpan("db.transaction", () => db.$transaction(work)), options);
+}
+
+/**
+ * One statement that PostgreSQL runs as a transaction of its own (one round
+ * trip on every path, Accelerate included), with the same retries and the
+ * same naming of failures as runTransaction.
+ */
+export function runStatement<T>(db: Db, statement: (db: Db) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  return retrying(() => inDatabaseSpan("db.statement", () => statement(db)), options);
+}
+
+export interface RetryOptions {
+  retry?: RetryPolicy;
+  logger?: Logger;
+  translate?: (error: unknown) => unknown;
+  /** Told each retry's cause (metrics). Default: nobody. */
+  observer?: Observer;
+}
+
+async function retrying<T>(attempt: () => Promise<T>, options: RetryOptions): Promise<T> {
   const retry = options.retry ?? DEFAULT_RETRY_POLICY;
-  for (let attempt = 1; ; attempt++) {
+  for (let n = 1; ; n++) {
     try {
-      return await db.$transaction(work);
+      return await attempt();
     } catch (error) {
       if (error instanceof DomainError) throw error;
       if (isRetryableConflict(error)) {
-        if (attempt >= retry.maxAttempts) {
-          options.logger?.warn({ attempts: attempt }, "transaction conflicts persisted; giving up");
-          throw new DomainError(ErrorReason.RETRIES_EXHAUSTED, `the operation kept conflicting with concurrent ones (${attempt} attempts); retry it`);
+        if (n >= retry.maxAttempts) {
+          options.logger?.warn({ attempts: n }, "transaction conflicts persisted; giving up");
+          throw new DomainError(ErrorReason.RETRIES_EXHAUSTED, `the operation kept conflicting with concurrent ones (${n} attempts); retry it`);
         }
-        const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
+        options.observer?.transactionRetried(retryCauseOf(error));
+        const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (n - 1));
         await sleep(ceiling / 2 + Math.random() * (ceiling / 2));
         continue;
       }

@@ -1,8 +1,14 @@
 /**
  * The Aegis chain: append-only in the database, sealed shortly after commit,
  * and VerifyChain catches tampering that bypasses the triggers.
+ *
+ * The sealer and VerifyChain share `chainHash`, so a field left out of the
+ * chained record would pass a seal-then-verify round trip. What pins the
+ * record to docs/AUDIT_CHAIN.md: the known-answer vectors in
+ * test/unit/audit/chain-vectors.test.ts, and below, a sealed event's stored
+ * hash recomputed from a record written out by hand.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -26,7 +32,14 @@ describe("Append, GetEvent, ListEvents, Checkpoint", () => {
     const resourceId = randomUUID();
     const request = { idempotencyKey: key(), action: "aegis.login.failed", resourceType: "session", resourceId, payload: { attempts: 3, ip_class: "tor" } };
     const { event } = await audit.append(request, { headers: { "x-actor": "aegis", "x-request-id": "req-aegis-1" } });
-    expect(event).toMatchObject({ actor: "aegis", action: "aegis.login.failed", resourceId, requestId: "req-aegis-1", payload: { attempts: 3, ip_class: "tor" } });
+    expect(event).toMatchObject({
+      actor: "anonymous",
+      onBehalfOf: "aegis",
+      action: "aegis.login.failed",
+      resourceId,
+      requestId: "req-aegis-1",
+      payload: { attempts: 3, ip_class: "tor" },
+    });
     expect((await audit.append(request, { headers: { "x-actor": "aegis" } })).event).toEqual(event);
     await expectFailure(audit.append({ ...request, resourceId: "other" }), Code.AlreadyExists, "IDEMPOTENCY_KEY_REUSED");
 
@@ -41,6 +54,25 @@ describe("Append, GetEvent, ListEvents, Checkpoint", () => {
     expect(listed.events.map((e) => e.id)).toEqual([event!.id]);
     await expectFailure(audit.append({ idempotencyKey: key(), action: "Bad Action", resourceType: "x" }), Code.InvalidArgument, "INVALID_ARGUMENT", "action");
     await expectFailure(audit.getEvent({ id: 999_999_999n }), Code.NotFound, "NOT_FOUND", "id");
+  });
+
+  it("seals by the documented recipe: the stored hash is SHA-256(prev_hash || a record written out by hand)", async () => {
+    const idempotencyKey = key();
+    const { event } = await audit.append(
+      { idempotencyKey, action: "aegis.recipe", resourceType: "recipe", resourceId: "r-1", payload: { b: "grüß ☕", a: [1, { d: true, c: null }] } },
+      { headers: { "x-actor": "aegis", "x-request-id": "req-recipe-1" } },
+    );
+    await allSealed();
+    const { rows } = await ctx.server.database.sql<{ seq: string; prev_hash: Buffer; hash: Buffer; occurred_at: Date }>(
+      "SELECT s.seq::text, s.prev_hash, s.hash, e.occurred_at FROM audit_seals s JOIN audit_events e ON e.id = s.event_id WHERE e.id = $1",
+      [event!.id.toString()],
+    );
+    const { seq, prev_hash, hash, occurred_at } = rows[0]!;
+    const record =
+      `{"action":"aegis.recipe","actor":"anonymous","event_id":"${event!.id}","idempotency_key":"${idempotencyKey}",` +
+      `"occurred_at":"${occurred_at.toISOString()}","on_behalf_of":"aegis","payload":{"a":[1,{"c":null,"d":true}],"b":"grüß ☕"},` +
+      `"request_id":"req-recipe-1","resource_id":"r-1","resource_type":"recipe","seq":"${seq}"}`;
+    expect(createHash("sha256").update(prev_hash).update(Buffer.from(record, "utf8")).digest("hex")).toBe(hash.toString("hex"));
   });
 
   it("refuses UPDATE, DELETE and TRUNCATE issued by SQL", async () => {
@@ -71,8 +103,22 @@ describe("VerifyChain", () => {
     expect(head.unsealedCount).toBe(0n);
     expect(head.sequence).toBeGreaterThanOrEqual(100_000n);
 
-    const clean = await audit.verifyChain({});
-    expect(clean).toMatchObject({ ok: true, checked: head.sequence });
+    // One call verifies at most 100,000 links; a longer range says where to go on.
+    const first = await audit.verifyChain({});
+    expect(first).toMatchObject({ ok: true, checked: 100_000n, nextSequence: head.sequence > 100_000n ? 100_001n : 0n });
+    // A smaller budget walks the same chain in steps, each continuing where the last stopped.
+    let from = 1n;
+    let checked = 0n;
+    for (let step = 0; from !== 0n && step < 5; step++) {
+      const part = await audit.verifyChain({ fromSequence: from, toSequence: 40_000n, maxEvents: 15_000n });
+      expect(part.ok).toBe(true);
+      checked += part.checked;
+      from = part.nextSequence;
+    }
+    expect([checked, from]).toEqual([40_000n, 0n]);
+    await expect(audit.verifyChain({ maxEvents: 100_001n })).rejects.toThrow(/max_events/);
+    const clean = await audit.verifyChain({ fromSequence: head.sequence > 100_000n ? head.sequence - 99_999n : 1n });
+    expect(clean).toMatchObject({ ok: true, nextSequence: 0n });
 
     const seqEvent = async (seq: number) =>
       (await ctx.server.database.sql<{ event_id: string }>("SELECT event_id::text FROM audit_seals WHERE seq = $1", [seq])).rows[0]!.event_id;

@@ -4,13 +4,13 @@
  * payload); after a failure there is none.
  */
 import { randomUUID } from "node:crypto";
-import { createClient, type Interceptor } from "@connectrpc/connect";
+import { Code, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AuditService } from "../../src/gen/aevon/audit/v1/audit_pb.js";
 import { IdentityService } from "../../src/gen/aevon/identity/v1/identity_pb.js";
 import { LedgerService } from "../../src/gen/aevon/ledger/v1/ledger_pb.js";
-import { issuance, key, rejection, useLedgerServer } from "../support/ledger.js";
+import { expectFailure, issuance, key, useLedgerServer } from "../support/ledger.js";
 
 const ctx = useLedgerServer();
 const ACTOR = "svc-coverage";
@@ -37,10 +37,10 @@ async function totalEvents(): Promise<number> {
   return rows[0]!.n;
 }
 
-/** Runs a failing call and checks it left no audit event behind. */
-async function failsWithoutTrace(call: () => Promise<unknown>) {
+/** Runs a call that must fail with `code` and `reason` (and no other way), and checks it left no audit event behind. */
+async function failsWithoutTrace(call: () => Promise<unknown>, code: Code, reason: string) {
   const before = await totalEvents();
-  await rejection(call());
+  await expectFailure(call(), code, reason);
   expect(await totalEvents()).toBe(before);
 }
 
@@ -55,10 +55,18 @@ async function funded(amount: bigint) {
   return account!;
 }
 
-function expectEvent(events: { action: string; actor: string; payload?: unknown; idempotencyKey: string }[], action: string, payload: object, idempotencyKey?: string) {
+function expectEvent(
+  events: { action: string; actor: string; onBehalfOf: string; payload?: unknown; idempotencyKey: string }[],
+  action: string,
+  payload: object,
+  idempotencyKey?: string,
+) {
   const event = events.find((e) => e.action === action);
   expect(event, `no ${action} event`).toBeDefined();
-  expect(event!.actor).toBe(ACTOR);
+  // The actor is the caller's principal (anonymous: these tests run without authentication);
+  // what the caller says in x-actor is recorded beside it.
+  expect(event!.actor).toBe("anonymous");
+  expect(event!.onBehalfOf).toBe(ACTOR);
   expect(event!.payload).toMatchObject(payload);
   if (idempotencyKey) expect(event!.idempotencyKey).toBe(idempotencyKey);
 }
@@ -68,11 +76,11 @@ describe("audit coverage of identity mutations", () => {
     const k = key();
     const { user } = await identity.createUser({ idempotencyKey: k, handle: `c${randomUUID().replaceAll("-", "").slice(0, 12)}`, email: `${randomUUID()}@example.com` });
     expectEvent(await eventsFor("user", user!.id), "identity.user.create", { default_account_id: user!.defaultAccountId }, k);
-    await failsWithoutTrace(() => identity.createUser({ idempotencyKey: key(), handle: user!.handle }));
+    await failsWithoutTrace(() => identity.createUser({ idempotencyKey: key(), handle: user!.handle }), Code.AlreadyExists, "ALREADY_EXISTS");
 
     await identity.updateUser({ idempotencyKey: key(), userId: user!.id, version: 1n, updateMask: { paths: ["display_name"] }, displayName: "C" });
     expectEvent(await eventsFor("user", user!.id), "identity.user.update", { fields: ["display_name"], version: "2" });
-    await failsWithoutTrace(() => identity.updateUser({ idempotencyKey: key(), userId: user!.id, version: 1n, updateMask: { paths: ["display_name"] }, displayName: "D" }));
+    await failsWithoutTrace(() => identity.updateUser({ idempotencyKey: key(), userId: user!.id, version: 1n, updateMask: { paths: ["display_name"] }, displayName: "D" }), Code.Aborted, "VERSION_MISMATCH");
 
     await identity.suspendUser({ idempotencyKey: key(), userId: user!.id, reason: "review" });
     expectEvent(await eventsFor("user", user!.id), "identity.user.suspend", { reason: "review", from_status: "ACTIVE" });
@@ -81,12 +89,12 @@ describe("audit coverage of identity mutations", () => {
 
     await identity.linkExternalIdentity({ idempotencyKey: key(), userId: user!.id, externalIdentity: { provider: "https://idp.example", subject: "s-1" } });
     expectEvent(await eventsFor("user", user!.id), "identity.user.link_external_identity", { provider: "https://idp.example" });
-    await failsWithoutTrace(() => identity.linkExternalIdentity({ idempotencyKey: key(), userId: user!.id, externalIdentity: { provider: "https://idp.example", subject: "s-1" } }));
+    await failsWithoutTrace(() => identity.linkExternalIdentity({ idempotencyKey: key(), userId: user!.id, externalIdentity: { provider: "https://idp.example", subject: "s-1" } }), Code.AlreadyExists, "ALREADY_EXISTS");
 
     await identity.deleteUser({ idempotencyKey: key(), userId: user!.id, reason: "erasure" });
     const events = await eventsFor("user", user!.id);
     expectEvent(events, "identity.user.delete", { reason: "erasure" });
-    await failsWithoutTrace(() => identity.suspendUser({ idempotencyKey: key(), userId: user!.id }));
+    await failsWithoutTrace(() => identity.suspendUser({ idempotencyKey: key(), userId: user!.id }), Code.FailedPrecondition, "USER_DELETED");
     // No personal data in the log: neither handle nor email appear in any event of the user.
     const text = JSON.stringify(events, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
     expect(text).not.toContain(user!.handle);
@@ -100,14 +108,14 @@ describe("audit coverage of ledger mutations", () => {
     const k = key();
     const { account } = await ledger.createAccount({ idempotencyKey: k, owner: { owner: { case: "userId", value: user.id } }, currency: "USD" });
     expectEvent(await eventsFor("account", account!.id), "ledger.account.create", { owner_type: "USER", owner_id: user.id, currency: "USD", min_balance: "0" }, k);
-    await failsWithoutTrace(() => ledger.createAccount({ idempotencyKey: key(), owner: { owner: { case: "userId", value: randomUUID() } }, currency: "USD" }));
+    await failsWithoutTrace(() => ledger.createAccount({ idempotencyKey: key(), owner: { owner: { case: "userId", value: randomUUID() } }, currency: "USD" }), Code.NotFound, "NOT_FOUND");
     await ledger.freezeAccount({ idempotencyKey: key(), accountId: account!.id, reason: "r1" });
     expectEvent(await eventsFor("account", account!.id), "ledger.account.freeze", { to_status: "FROZEN", reason: "r1" });
     await ledger.unfreezeAccount({ idempotencyKey: key(), accountId: account!.id });
     expectEvent(await eventsFor("account", account!.id), "ledger.account.unfreeze", { to_status: "ACTIVE" });
     await ledger.closeAccount({ idempotencyKey: key(), accountId: account!.id });
     expectEvent(await eventsFor("account", account!.id), "ledger.account.close", { to_status: "CLOSED" });
-    await failsWithoutTrace(() => ledger.freezeAccount({ idempotencyKey: key(), accountId: account!.id }));
+    await failsWithoutTrace(() => ledger.freezeAccount({ idempotencyKey: key(), accountId: account!.id }), Code.FailedPrecondition, "ACCOUNT_CLOSED");
   });
 
   it("Transfer, TransferBatch, ReverseTransfer", async () => {
@@ -115,15 +123,15 @@ describe("audit coverage of ledger mutations", () => {
     const b = await funded(0n);
     const { transfer } = await ledger.transfer({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: b.id, amount: 100n });
     expectEvent(await eventsFor("transfer", transfer!.id), "ledger.transfer", { debit_account_id: a.id, credit_account_id: b.id, amount: "100", currency: "USD" });
-    await failsWithoutTrace(() => ledger.transfer({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: b.id, amount: 10_000n }));
+    await failsWithoutTrace(() => ledger.transfer({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: b.id, amount: 10_000n }), Code.FailedPrecondition, "INSUFFICIENT_FUNDS");
 
     const batch = await ledger.transferBatch({ idempotencyKey: key(), legs: [{ debitAccountId: a.id, creditAccountId: b.id, amount: 5n }, { debitAccountId: b.id, creditAccountId: a.id, amount: 1n }] });
     expectEvent(await eventsFor("transfer_batch", batch.batchId), "ledger.transfer_batch", { transfers: [{ id: batch.transfers[0]!.id, amount: "5" }, { id: batch.transfers[1]!.id, amount: "1" }] });
-    await failsWithoutTrace(() => ledger.transferBatch({ idempotencyKey: key(), legs: [{ debitAccountId: a.id, creditAccountId: b.id, amount: 1n }, { debitAccountId: b.id, creditAccountId: a.id, amount: 1_000_000n }] }));
+    await failsWithoutTrace(() => ledger.transferBatch({ idempotencyKey: key(), legs: [{ debitAccountId: a.id, creditAccountId: b.id, amount: 1n }, { debitAccountId: b.id, creditAccountId: a.id, amount: 1_000_000n }] }), Code.FailedPrecondition, "INSUFFICIENT_FUNDS");
 
     const { reversal } = await ledger.reverseTransfer({ idempotencyKey: key(), transferId: transfer!.id, amount: 40n });
     expectEvent(await eventsFor("transfer", reversal!.id), "ledger.transfer.reverse", { reverses_transfer_id: transfer!.id, amount: "40" });
-    await failsWithoutTrace(() => ledger.reverseTransfer({ idempotencyKey: key(), transferId: transfer!.id, amount: 61n }));
+    await failsWithoutTrace(() => ledger.reverseTransfer({ idempotencyKey: key(), transferId: transfer!.id, amount: 61n }), Code.FailedPrecondition, "REVERSAL_EXCEEDS_TRANSFER");
   });
 
   it("CreateHold, CaptureHold, VoidHold", async () => {
@@ -131,14 +139,14 @@ describe("audit coverage of ledger mutations", () => {
     const b = await funded(0n);
     const { hold } = await ledger.createHold({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: b.id, amount: 300n });
     expectEvent(await eventsFor("hold", hold!.id), "ledger.hold.create", { amount: "300", debit_account_id: a.id });
-    await failsWithoutTrace(() => ledger.createHold({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: b.id, amount: 701n }));
+    await failsWithoutTrace(() => ledger.createHold({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: b.id, amount: 701n }), Code.FailedPrecondition, "INSUFFICIENT_FUNDS");
     const captured = await ledger.captureHold({ idempotencyKey: key(), holdId: hold!.id, amount: 100n });
     expectEvent(await eventsFor("hold", hold!.id), "ledger.hold.capture", { captured_amount: "100", transfer_id: captured.transfer!.id });
-    await failsWithoutTrace(() => ledger.captureHold({ idempotencyKey: key(), holdId: hold!.id }));
+    await failsWithoutTrace(() => ledger.captureHold({ idempotencyKey: key(), holdId: hold!.id }), Code.FailedPrecondition, "HOLD_NOT_PENDING");
     const { hold: other } = await ledger.createHold({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: b.id, amount: 50n });
     await ledger.voidHold({ idempotencyKey: key(), holdId: other!.id });
     expectEvent(await eventsFor("hold", other!.id), "ledger.hold.void", { status: "VOIDED" });
-    await failsWithoutTrace(() => ledger.voidHold({ idempotencyKey: key(), holdId: other!.id }));
+    await failsWithoutTrace(() => ledger.voidHold({ idempotencyKey: key(), holdId: other!.id }), Code.FailedPrecondition, "HOLD_NOT_PENDING");
   });
 
   it("hold expiry is recorded by the service itself", async () => {

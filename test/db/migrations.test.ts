@@ -1,8 +1,9 @@
 /**
- * Offline Prisma Migrate (src/db/migrations.ts) against a real PostgreSQL.
- * Each test works in its own random schema (`?schema=`) and on a temporary
- * schema.prisma + migrations folder, so the repository's prisma/ is never
- * touched.
+ * Offline Prisma Migrate (src/db/migrations.ts) against a real PostgreSQL:
+ * the suite's (DATABASE_URL, or the embedded PostgreSQL 17 the global setup
+ * starts), in an empty database of this file's own. Each test works in its
+ * own random schema (`?schema=`) and on a temporary schema.prisma +
+ * migrations folder, so the repository's prisma/ is never touched.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -10,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   applyPendingMigrations,
   createMigration,
@@ -18,8 +19,7 @@ import {
   listPendingMigrations,
   SNAPSHOT_FILE,
 } from "../../src/db/migrations.js";
-
-const BASE_URL = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
+import { createEmptyDatabase, type TestDatabase } from "../support/db.js";
 
 const SCHEMA_V1 = `generator client {
   provider = "prisma-client"
@@ -50,6 +50,7 @@ $$;
 CREATE TRIGGER account_trim_name BEFORE INSERT ON "Account" FOR EACH ROW EXECUTE FUNCTION account_trim_name();
 `;
 
+let database: TestDatabase;
 let schema: string;
 let url: string;
 let dir: string;
@@ -57,7 +58,7 @@ let migrationsDir: string;
 let schemaPath: string;
 
 async function sql<T extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<T[]> {
-  const client = new pg.Client({ connectionString: BASE_URL.replace(/\?.*$/, "") });
+  const client = new pg.Client({ connectionString: database.url });
   await client.connect();
   try {
     return (await client.query<T>(text, values)).rows;
@@ -74,9 +75,16 @@ async function migrateTo(datamodel: string, name: string): Promise<string> {
   return created.name;
 }
 
+beforeAll(async () => {
+  database = await createEmptyDatabase();
+});
+afterAll(async () => {
+  await database?.drop();
+});
+
 beforeEach(async () => {
   schema = `mig_test_${randomBytes(6).toString("hex")}`;
-  const u = new URL(BASE_URL);
+  const u = new URL(database.url);
   u.searchParams.set("schema", schema);
   url = u.toString();
   dir = await mkdtemp(path.join(tmpdir(), "lor-migrations-"));

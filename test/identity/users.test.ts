@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
-import { UserStatus } from "../../src/gen/aevon/identity/v1/identity_pb.js";
+import { UserStatus, type User } from "../../src/gen/aevon/identity/v1/identity_pb.js";
 import { AccountStatus } from "../../src/gen/aevon/ledger/v1/ledger_pb.js";
 import { ReadConsistency } from "../../src/gen/aevon/type/v1/read_consistency_pb.js";
 import { expectFailure, fundedAccount, identityClient, key, reasonOf, useLedgerServer, settle } from "../support/ledger.js";
@@ -15,8 +15,9 @@ const handle = (prefix = "u") => `${prefix}${randomUUID().replaceAll("-", "").sl
 describe("CreateUser", () => {
   it("registers a user with its default wallet (zero balance) in one go", async () => {
     const h = handle("Alice_");
-    const { user } = await identity().createUser({ idempotencyKey: key(), handle: h, email: `${h}@Example.com`, displayName: "  Alice  " });
-    expect(user).toMatchObject({ handle: h.toLowerCase(), email: `${h}@Example.com`, displayName: "Alice", status: UserStatus.ACTIVE, version: 1n });
+    // Taken as sent (no trimming); only the handle's case is folded.
+    const { user } = await identity().createUser({ idempotencyKey: key(), handle: h, email: `${h}@Example.com`, displayName: " Alice 🦊 " });
+    expect(user).toMatchObject({ handle: h.toLowerCase(), email: `${h}@Example.com`, displayName: " Alice 🦊 ", status: UserStatus.ACTIVE, version: 1n });
     const { account } = await ctx.client.getAccount({ accountId: user!.defaultAccountId });
     expect(account).toMatchObject({ currency: "AEV", isDefault: true, status: AccountStatus.ACTIVE, balance: { posted: 0n, available: 0n } });
     expect(account?.owner?.owner).toEqual({ case: "userId", value: user!.id });
@@ -33,7 +34,7 @@ describe("CreateUser", () => {
 
   it("lets exactly one of concurrent case-variant handles through", async () => {
     const base = handle("case");
-    const variants = [base, base.toUpperCase(), base[0]!.toUpperCase() + base.slice(1), base.toLowerCase(), ` ${base.toUpperCase()} `];
+    const variants = [base, base.toUpperCase(), base[0]!.toUpperCase() + base.slice(1), base.toLowerCase(), base.toUpperCase().replace("U", "u")];
     const { ok, failed } = await settle(variants.map((h) => identity().createUser({ idempotencyKey: key(), handle: h })));
     expect(ok.length).toBe(1);
     expect(failed.map((e) => [Code[e.code], reasonOf(e), e.rawMessage])).toEqual(
@@ -57,14 +58,27 @@ describe("CreateUser", () => {
 
 describe("GetUser and BatchGetUsers", () => {
   it("serve EVENTUAL reads on every database path, and never an answer older than a write made here", async () => {
-    // Direct: the client drops cacheStrategy. Accelerate: the write invalidated the user's tags before replying.
+    // Direct: the client drops cacheStrategy, every read is PostgreSQL's.
+    // Accelerate: answers come from the fixture's cache (test/support/accelerate-cache.ts)
+    // until a write made here invalidates their tags, before it replies.
+    const cached = ctx.server.executor !== undefined;
     const { user } = await identity().createUser({ idempotencyKey: key(), handle: handle() });
     const eventual = { lookup: { case: "userId" as const, value: user!.id }, consistency: ReadConsistency.EVENTUAL };
+    const batch = { userIds: [user!.id], consistency: ReadConsistency.EVENTUAL };
     expect((await identity().getUser(eventual)).user?.displayName).toBe("");
+    expect((await identity().batchGetUsers(batch)).users.map((u) => u.displayName)).toEqual([""]);
+
+    // A change nobody announces (straight to PostgreSQL) shows there is a cache to be stale:
+    // on the Accelerate path both reads keep answering from it.
+    await ctx.server.database.sql("UPDATE users SET display_name = 'unannounced' WHERE id = $1", [user!.id]);
+    const unannounced = cached ? "" : "unannounced";
+    expect((await identity().getUser(eventual)).user?.displayName).toBe(unannounced);
+    expect((await identity().batchGetUsers(batch)).users.map((u) => u.displayName)).toEqual([unannounced]);
+
+    // A write made here: the very next EVENTUAL reads see it.
     await identity().updateUser({ idempotencyKey: key(), userId: user!.id, version: 1n, updateMask: { paths: ["display_name"] }, displayName: "Now" });
     expect((await identity().getUser(eventual)).user).toMatchObject({ displayName: "Now", version: 2n });
-    const { users } = await identity().batchGetUsers({ userIds: [user!.id], consistency: ReadConsistency.EVENTUAL });
-    expect(users.map((u) => u.displayName)).toEqual(["Now"]);
+    expect((await identity().batchGetUsers(batch)).users.map((u) => u.displayName)).toEqual(["Now"]);
   });
 
   it("finds a user by id, handle and email (any case) and external identity", async () => {
@@ -206,6 +220,54 @@ describe("ListUsers", () => {
     const none = await identity().listUsers({ handlePrefix: prefix, createdBefore: timestampFromDate(new Date(0)) });
     expect(none.users).toEqual([]);
     await expectFailure(identity().listUsers({ handlePrefix: "bad-prefix" }), Code.InvalidArgument, "INVALID_ARGUMENT", "handle_prefix");
+  });
+
+  it("a creation range is half-open and pages in id order, alone or with status and prefix", async () => {
+    const prefix = `r${randomUUID().replaceAll("-", "").slice(0, 8)}`;
+    const made: User[] = [];
+    for (let i = 0; i < 8; i++) {
+      made.push((await identity().createUser({ idempotencyKey: key(), handle: `${prefix}_${i}` })).user!);
+      if (i % 3 === 0) await new Promise((r) => setTimeout(r, 3));
+    }
+    await identity().suspendUser({ idempotencyKey: key(), userId: made[3]!.id });
+    const ms = (u: User) => Number(u.createTime!.seconds) * 1000 + u.createTime!.nanos / 1e6;
+    const range = { createdAfter: made[1]!.createTime, createdBefore: made[6]!.createTime };
+    const expected = made.filter((u) => ms(u) >= ms(made[1]!) && ms(u) < ms(made[6]!)).map((u) => u.id);
+    expect(expected).toContain(made[1]!.id);
+    expect(expected).not.toContain(made[6]!.id);
+    const list = async (filter: Record<string, unknown>, pageSize: number) => {
+      const seen: string[] = [];
+      let pageToken = "";
+      do {
+        const page = await identity().listUsers({ ...filter, pageSize, pageToken });
+        expect(page.users.length).toBeLessThanOrEqual(pageSize);
+        seen.push(...page.users.map((u) => u.id));
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      return seen;
+    };
+    // Other tests' users are outside the range (they were created before or after, one file at a time).
+    for (const pageSize of [1, 2, 3, 100]) expect(await list(range, pageSize), `page size ${pageSize}`).toEqual(expected);
+    expect(expected).toEqual([...expected].sort());
+    expect(await list({ ...range, status: UserStatus.SUSPENDED }, 1)).toEqual([made[3]!.id]);
+    expect(await list({ ...range, handlePrefix: `${prefix}_1` }, 1)).toEqual([made[1]!.id]);
+    expect(await list({ createdAfter: made[6]!.createTime }, 2)).toEqual(expect.arrayContaining([made[6]!.id, made[7]!.id]));
+    const page = await identity().listUsers({ ...range, pageSize: 1 });
+    await expectFailure(identity().listUsers({ createdAfter: range.createdAfter, pageSize: 1, pageToken: page.nextPageToken }), Code.InvalidArgument, "INVALID_ARGUMENT", "page_token");
+  });
+
+  it("a handle prefix is matched literally, up to its last character", async () => {
+    const p = `q${randomUUID().replaceAll("-", "").slice(0, 8)}`;
+    const ids: Record<string, string> = {};
+    for (const suffix of ["_x1", "ax1", "z1", "9z", "zz"]) ids[suffix] = (await identity().createUser({ idempotencyKey: key(), handle: `${p}${suffix}` })).user!.id;
+    const handles = async (handlePrefix: string) => (await identity().listUsers({ handlePrefix, pageSize: 100 })).users.map((u) => u.handle).sort();
+    expect(await handles(p)).toEqual(["_x1", "9z", "ax1", "z1", "zz"].map((x) => `${p}${x}`).sort());
+    expect(await handles(`${p}_`)).toEqual([`${p}_x1`]);
+    expect(await handles(`${p}z`)).toEqual([`${p}z1`, `${p}zz`]);
+    expect(await handles(`${p}zz`)).toEqual([`${p}zz`]);
+    expect(await handles(`${p}9`)).toEqual([`${p}9z`]);
+    expect(await handles(`${p}a`)).toEqual([`${p}ax1`]);
+    expect(await handles(`${p}b`)).toEqual([]);
   });
 
   it("pages of 37 over 1,000 users return each existing user exactly once while others are being created", async () => {

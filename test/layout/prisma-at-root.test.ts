@@ -1,5 +1,5 @@
 /**
- * Law 1: prisma/ (schema.prisma + migrations) lives at the repository root,
+ * prisma/ (schema.prisma + migrations) lives at the repository root,
  * never under src/, and every script and config points there.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";

@@ -3,11 +3,12 @@ import { randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { AccountStatus, SystemAccount } from "../../src/gen/aevon/ledger/v1/ledger_pb.js";
-import { balanceOf, expectFailure, fundedAccount, issuance, key, newUserId, useLedgerServer, userAccount } from "../support/ledger.js";
+import { balanceOf, expectFailure, fundedAccount, identityClient, issuance, key, newUserId, useLedgerServer, userAccount } from "../support/ledger.js";
 
 const ctx = useLedgerServer();
 
 const user = (id: string) => ({ owner: { case: "userId" as const, value: id } });
+const ownerOf = (account: { owner?: { owner: { case: string | undefined; value?: unknown } } }) => account.owner!.owner.value as string;
 
 describe("accounts", () => {
   it("creates once per key; the same key with another request is rejected", async () => {
@@ -62,6 +63,39 @@ describe("accounts", () => {
     expect((await ctx.client.listAccounts({ owner: user(id), status: AccountStatus.FROZEN })).accounts.map((a) => a.id)).toEqual([made[0]]);
   });
 
+  it("lists by currency alone (and status) in id order across statuses, each account once, in pages", async () => {
+    const id = await newUserId(ctx.client);
+    const made: string[] = [];
+    for (let i = 0; i < 9; i++) made.push((await userAccount(ctx.client, { userId: id, currency: "EUR" })).id);
+    for (const i of [1, 4, 7]) await ctx.client.freezeAccount({ idempotencyKey: key(), accountId: made[i]! });
+    for (const i of [2, 5]) await ctx.client.closeAccount({ idempotencyKey: key(), accountId: made[i]! });
+    const all = (await ctx.client.listAccounts({ currency: "EUR", pageSize: 500 })).accounts;
+    expect(all.every((a) => a.currency === "EUR")).toBe(true);
+    expect(all.map((a) => a.id)).toEqual(all.map((a) => a.id).sort());
+    expect(made.filter((m) => !all.some((a) => a.id === m))).toEqual([]);
+    for (const pageSize of [1, 2, 4]) {
+      const seen: string[] = [];
+      let pageToken = "";
+      do {
+        const page = await ctx.client.listAccounts({ currency: "EUR", pageSize, pageToken });
+        expect(page.accounts.length).toBeLessThanOrEqual(pageSize);
+        seen.push(...page.accounts.map((a) => a.id));
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      expect(seen, `page size ${pageSize}`).toEqual(all.map((a) => a.id));
+    }
+    const frozen = await ctx.client.listAccounts({ currency: "EUR", status: AccountStatus.FROZEN, pageSize: 2 });
+    expect(frozen.accounts.every((a) => a.status === AccountStatus.FROZEN)).toBe(true);
+    expect(frozen.nextPageToken).not.toBe("");
+    const allFrozen = (await ctx.client.listAccounts({ currency: "EUR", status: AccountStatus.FROZEN, pageSize: 500 })).accounts.map((a) => a.id);
+    expect(allFrozen).toEqual(all.filter((a) => a.status === AccountStatus.FROZEN).map((a) => a.id));
+    expect(allFrozen).toEqual(expect.arrayContaining([made[1], made[4], made[7]]));
+    const closed = (await ctx.client.listAccounts({ currency: "EUR", status: AccountStatus.CLOSED, pageSize: 500 })).accounts.map((a) => a.id);
+    expect(closed).toEqual(all.filter((a) => a.status === AccountStatus.CLOSED).map((a) => a.id));
+    expect(closed).toEqual(expect.arrayContaining([made[2], made[5]]));
+    await expectFailure(ctx.client.listAccounts({ currency: "USD", pageToken: frozen.nextPageToken }), Code.InvalidArgument, "INVALID_ARGUMENT", "page_token");
+  });
+
   it("freezes (no sending, no receiving), unfreezes, and closes only when empty", async () => {
     const a = await fundedAccount(ctx.client, 100n);
     const b = await userAccount(ctx.client);
@@ -86,6 +120,47 @@ describe("accounts", () => {
     await ctx.client.freezeAccount({ idempotencyKey: key(), accountId: b.id });
     await ctx.client.reverseTransfer({ idempotencyKey: key(), transferId: transfer!.id });
     expect((await balanceOf(ctx.client, b.id)).posted).toBe(0n);
+  });
+
+  it("lets a reversal claw back from a suspended owner's account, never from or into a deleted owner's", async () => {
+    const identity = identityClient(ctx.client);
+    const a = await fundedAccount(ctx.client, 100n);
+    const [suspended, deleted, deletedSender] = [await userAccount(ctx.client), await userAccount(ctx.client), await fundedAccount(ctx.client, 50n)];
+    const pay = async (to: string, amount: bigint, from = a.id) =>
+      (await ctx.client.transfer({ idempotencyKey: key(), debitAccountId: from, creditAccountId: to, amount })).transfer!.id;
+    const [toSuspended, toDeleted, fromDeleted] = [await pay(suspended.id, 30n), await pay(deleted.id, 20n), await pay(a.id, 10n, deletedSender.id)];
+    await identity.suspendUser({ idempotencyKey: key(), userId: ownerOf(suspended), reason: "fraud review" });
+    await ctx.client.reverseTransfer({ idempotencyKey: key(), transferId: toSuspended });
+    expect((await balanceOf(ctx.client, suspended.id)).posted).toBe(0n);
+
+    for (const account of [deleted, deletedSender]) await identity.deleteUser({ idempotencyKey: key(), userId: ownerOf(account) });
+    await expectFailure(ctx.client.reverseTransfer({ idempotencyKey: key(), transferId: toDeleted }), Code.FailedPrecondition, "USER_DELETED");
+    await expectFailure(ctx.client.reverseTransfer({ idempotencyKey: key(), transferId: fromDeleted }), Code.FailedPrecondition, "USER_DELETED");
+    expect((await balanceOf(ctx.client, deleted.id)).posted).toBe(20n);
+    expect((await balanceOf(ctx.client, deletedSender.id)).posted).toBe(40n);
+  });
+
+  it("answers concurrent balance and account reads each with its own account (they share statements), and NOT_FOUND among them", async () => {
+    const accounts = [];
+    for (let i = 1; i <= 8; i++) accounts.push(await fundedAccount(ctx.client, BigInt(i * 100), i % 2 ? "USD" : "EUR"));
+    const missing = [randomUUID(), randomUUID()];
+    const calls = [];
+    for (let round = 0; round < 4; round++) {
+      for (const account of accounts) {
+        calls.push(ctx.client.getBalance({ accountId: account.id }).then((r) => [account.id, r.accountId, r.balance!.posted, r.currency] as const));
+        calls.push(ctx.client.getAccount({ accountId: account.id }).then((r) => [account.id, r.account!.id, r.account!.balance!.posted, r.account!.currency] as const));
+      }
+      for (const id of missing) calls.push(expectFailure(ctx.client.getBalance({ accountId: id }), Code.NotFound, "NOT_FOUND", "account_id").then(() => [id, id, -1n, ""] as const));
+    }
+    const answers = await Promise.all(calls);
+    for (const [asked, answered, posted, currency] of answers) {
+      expect(answered).toBe(asked);
+      const index = accounts.findIndex((a) => a.id === asked);
+      if (index < 0) continue;
+      expect(posted).toBe(BigInt((index + 1) * 100));
+      expect(currency).toBe(index % 2 ? "EUR" : "USD");
+    }
+    expect(answers.length).toBe(4 * (8 * 2 + 2));
   });
 
   it("answers NOT_FOUND and INVALID_ARGUMENT on reads", async () => {

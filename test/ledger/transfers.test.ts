@@ -1,8 +1,8 @@
 /** Transfer, TransferBatch, ReverseTransfer and the journal reads, through a gRPC client against real PostgreSQL. */
 import { Code } from "@connectrpc/connect";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
-import { TransferKind } from "../../src/gen/aevon/ledger/v1/ledger_pb.js";
+import { TransferKind, type Entry } from "../../src/gen/aevon/ledger/v1/ledger_pb.js";
 import {
   balanceOf,
 
@@ -14,6 +14,7 @@ import {
   userAccount,
   
 } from "../support/ledger.js";
+import { databaseClockPast } from "../support/db-clock.js";
 
 const INT64_MAX = 9_223_372_036_854_775_807n;
 
@@ -264,9 +265,13 @@ describe("journal reads", () => {
     const a = await fundedAccount(ctx.client, 1_000n);
     const b = await userAccount(ctx.client);
     const ids: string[] = [];
+    let third: Timestamp | undefined;
     for (let i = 1; i <= 7; i++) {
+      // Version 4 is stamped strictly after version 3, so the time filters below split the journal there.
+      if (i === 4) await databaseClockPast(ctx.server.database, timestampDate(third!).getTime());
       const { transfer } = await ctx.client.transfer({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: b.id, amount: BigInt(i) });
       ids.push(transfer!.id);
+      if (i === 3) third = transfer!.createTime;
     }
     const seen: string[] = [];
     let pageToken = "";
@@ -283,12 +288,10 @@ describe("journal reads", () => {
     expect(entries.entries[0]!.balanceAfter).toBe(28n);
 
     const cut = entries.entries[3]!.createTime!; // version 4
-    const after = await ctx.client.listEntries({ accountId: b.id, startTime: cut, pageSize: 100 });
-    const cutMs = Number(cut.seconds) * 1000 + cut.nanos / 1e6;
-    expect(after.entries.map((e) => e.accountVersion).slice(0, 4)).toEqual([7n, 6n, 5n, 4n]);
-    expect(after.entries.every((e) => Number(e.createTime!.seconds) * 1000 + e.createTime!.nanos / 1e6 >= cutMs)).toBe(true);
-    const until = await ctx.client.listEntries({ accountId: b.id, endTime: cut, pageSize: 100 });
-    expect(until.entries.every((e) => e.accountVersion < 4n)).toBe(true);
+    const versions = (page: { entries: { accountVersion: bigint }[] }) => page.entries.map((e) => e.accountVersion);
+    // The start is inclusive, the end exclusive: each side gets exactly its part.
+    expect(versions(await ctx.client.listEntries({ accountId: b.id, startTime: cut, pageSize: 100 }))).toEqual([7n, 6n, 5n, 4n]);
+    expect(versions(await ctx.client.listEntries({ accountId: b.id, endTime: cut, pageSize: 100 }))).toEqual([3n, 2n, 1n]);
     const before = await ctx.client.listEntries({ accountId: b.id, endTime: timestampFromDate(new Date(0)) });
     expect(before.entries).toEqual([]);
 
@@ -302,14 +305,114 @@ describe("journal reads", () => {
     await expectFailure(ctx.client.listEntries({ accountId: b.id, pageSize: 501 }), Code.InvalidArgument, "INVALID_ARGUMENT", "page_size");
   });
 
+  it("pages of a time range list each of its entries once, newest first, whatever the page size; batches' entries share a time", async () => {
+    const a = await fundedAccount(ctx.client, 10_000n);
+    const b = await userAccount(ctx.client);
+    const pause = () => new Promise((r) => setTimeout(r, 5));
+    // Runs of entries with one time each (a batch is one transaction), and single ones between.
+    for (let round = 0; round < 3; round++) {
+      const legs = Array.from({ length: 4 }, (_, i) => ({ debitAccountId: a.id, creditAccountId: b.id, amount: BigInt(round * 10 + i + 1) }));
+      await ctx.client.transferBatch({ idempotencyKey: key(), legs });
+      await pause();
+      for (let i = 0; i < 2; i++) {
+        await ctx.client.transfer({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: b.id, amount: 1n });
+        await pause();
+      }
+    }
+    const all = (await ctx.client.listEntries({ accountId: b.id, pageSize: 500 })).entries;
+    expect(all.map((e) => e.accountVersion)).toEqual(Array.from({ length: 18 }, (_, i) => BigInt(18 - i)));
+    const ms = (t: Timestamp | undefined) => timestampDate(t!).getTime();
+    // The first batch's entries (versions 1–4) share one time, as do the second's (7–10).
+    expect(new Set(all.slice(14).map((e) => ms(e.createTime))).size).toBe(1);
+    const byVersion = (v: number) => all.find((e) => e.accountVersion === BigInt(v))!;
+    const pages = async (range: { startTime?: Timestamp; endTime?: Timestamp }, pageSize: number) => {
+      const seen: Entry[] = [];
+      let pageToken = "";
+      do {
+        const page = await ctx.client.listEntries({ accountId: b.id, pageSize, pageToken, ...range });
+        expect(page.entries.length).toBeLessThanOrEqual(pageSize);
+        seen.push(...page.entries);
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      return seen.map((e) => e.accountVersion);
+    };
+    const within = (start?: number, end?: number) =>
+      all.filter((e) => (start === undefined || ms(e.createTime) >= start) && (end === undefined || ms(e.createTime) < end)).map((e) => e.accountVersion);
+    // Bounds on a batch's shared time: the start takes the whole batch in, the end leaves it out.
+    const start = byVersion(7).createTime!;
+    const end = byVersion(13).createTime!;
+    for (const range of [{ startTime: start, endTime: end }, { startTime: start }, { endTime: end }]) {
+      const expected = within(range.startTime && ms(range.startTime), range.endTime && ms(range.endTime));
+      expect(expected.length).toBeGreaterThan(4);
+      for (const pageSize of [1, 2, 3, 5]) expect(await pages(range, pageSize), `page size ${pageSize}`).toEqual(expected);
+    }
+    expect(within(ms(start), ms(end))).toEqual([12n, 11n, 10n, 9n, 8n, 7n]);
+
+    // A token issued before tokens carried the entry's version (the cursor alone) continues the same way.
+    const first = await ctx.client.listEntries({ accountId: b.id, pageSize: 2, startTime: start, endTime: end });
+    const fields = JSON.parse(Buffer.from(first.nextPageToken, "base64url").toString("utf8")) as Record<string, string>;
+    expect(Object.keys(fields).sort()).toEqual(["c", "f", "h"]);
+    const withoutVersion = Buffer.from(JSON.stringify({ c: fields.c, f: fields.f })).toString("base64url");
+    const next = await ctx.client.listEntries({ accountId: b.id, pageSize: 2, startTime: start, endTime: end, pageToken: first.nextPageToken });
+    const nextWithout = await ctx.client.listEntries({ accountId: b.id, pageSize: 2, startTime: start, endTime: end, pageToken: withoutVersion });
+    expect(nextWithout).toEqual(next);
+    expect(next.entries.map((e) => e.accountVersion)).toEqual([10n, 9n]);
+    await expectFailure(
+      ctx.client.listEntries({ accountId: b.id, pageSize: 2, startTime: start, endTime: end, pageToken: Buffer.from(JSON.stringify({ ...fields, h: "x" })).toString("base64url") }),
+      Code.InvalidArgument,
+      "INVALID_ARGUMENT",
+      "page_token",
+    );
+
+    // As of a batch's time: after its last entry.
+    const atBatch = await ctx.client.getBalance({ accountId: b.id, asOf: { case: "asOfTime", value: byVersion(7).createTime! } });
+    expect(atBatch.position).toBe(byVersion(10).position);
+    expect(atBatch.balance?.posted).toBe(byVersion(10).balanceAfter);
+    const beforeBatch = await ctx.client.getBalance({ accountId: b.id, asOf: { case: "asOfTime", value: timestampFromDate(new Date(ms(byVersion(7).createTime) - 1)) } });
+    expect(beforeBatch.balance?.posted).toBe(byVersion(6).balanceAfter);
+  });
+
+  it("pages of a time range stay stable while entries are being added", async () => {
+    const a = await fundedAccount(ctx.client, 10_000n);
+    const b = await userAccount(ctx.client);
+    for (let i = 0; i < 12; i++) await ctx.client.transfer({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: b.id, amount: 1n });
+    const existing = (await ctx.client.listEntries({ accountId: b.id, pageSize: 500 })).entries.map((e) => e.position);
+    const range = { startTime: timestampFromDate(new Date(Date.now() - 60_000)), endTime: timestampFromDate(new Date(Date.now() + 3_600_000)) };
+    let adding = true;
+    let added = 0;
+    const writer = (async () => {
+      while (adding) {
+        await ctx.client.transfer({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: b.id, amount: 1n });
+        added += 1;
+      }
+    })();
+    const seen: bigint[] = [];
+    let pageToken = "";
+    try {
+      do {
+        const page = await ctx.client.listEntries({ accountId: b.id, pageSize: 2, pageToken, ...range });
+        seen.push(...page.entries.map((e) => e.position));
+        pageToken = page.nextPageToken;
+        await new Promise((r) => setTimeout(r, 5));
+      } while (pageToken);
+    } finally {
+      adding = false;
+      await writer;
+    }
+    expect(added).toBeGreaterThan(0);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(existing.filter((p) => !seen.includes(p))).toEqual([]);
+    expect([...seen].sort((x, y) => (x < y ? 1 : -1))).toEqual(seen);
+  });
+
   it("answers the balance as of a journal position and as of a time", async () => {
     const a = await fundedAccount(ctx.client, 1_000n);
     const b = await userAccount(ctx.client);
-    await ctx.client.transfer({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: b.id, amount: 100n });
+    const { transfer: first } = await ctx.client.transfer({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: b.id, amount: 100n });
     const mid = await ctx.client.getBalance({ accountId: b.id });
-    await new Promise((r) => setTimeout(r, 20));
-    const midTime = new Date();
-    await new Promise((r) => setTimeout(r, 20));
+    // A moment strictly between the two transfers, on the clock that stamps them (the database's).
+    const midTime = new Date(await databaseClockPast(ctx.server.database, timestampDate(first!.createTime!).getTime()));
+    await databaseClockPast(ctx.server.database, midTime.getTime());
     await ctx.client.transfer({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: b.id, amount: 50n });
     expect((await balanceOf(ctx.client, b.id)).posted).toBe(150n);
     const atPosition = await ctx.client.getBalance({ accountId: b.id, asOf: { case: "asOfPosition", value: mid.position } });

@@ -1,7 +1,7 @@
 /** The one table from domain errors to gRPC codes, and what a client may (not) see. */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { DomainError } from "../../src/domain/errors.js";
+import { DomainError, type ErrorReasonName } from "../../src/domain/errors.js";
 import { BadRequestSchema, ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 import { toConnectError } from "../../src/rpc/errors.js";
 
@@ -17,13 +17,13 @@ describe("error mapping", () => {
     ["AMOUNT_OVERFLOW", Code.OutOfRange],
     ["UNAVAILABLE", Code.Unavailable],
   ])("%s → %s", (reason, code) => {
-    const error = toConnectError(new DomainError(reason, "message", "field"));
+    const error = toConnectError(new DomainError(reason as ErrorReasonName, "message", "field"));
     expect(error.code).toBe(code);
     expect(error.findDetails(ErrorInfoSchema)[0]).toMatchObject({ reason, domain: "ledger-of-record.aevon", metadata: { field: "field" } });
   });
 
   it("maps specific reasons by their category and keeps the reason for clients", () => {
-    const error = toConnectError(new DomainError("INSUFFICIENT_FUNDS", "no money", "amount", { leg_index: "2" }, "FAILED_PRECONDITION"));
+    const error = toConnectError(new DomainError("INSUFFICIENT_FUNDS", "no money", "amount", { leg_index: "2" }));
     expect(error.code).toBe(Code.FailedPrecondition);
     expect(error.findDetails(ErrorInfoSchema)[0]?.metadata).toEqual({ field: "amount", leg_index: "2" });
     expect(error.findDetails(BadRequestSchema)).toEqual([]);

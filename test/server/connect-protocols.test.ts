@@ -25,6 +25,21 @@ describe("Connect and gRPC-Web port", () => {
     expect(await res.json()).toEqual({ currency: { code: "USD", scale: 2, name: "US dollar" } });
   });
 
+  it("an undecodable body (refused before any handler) still carries x-request-id: the one sent, else a new one", async () => {
+    const url = `${server.connectBaseUrl}/aevon.ledger.v1.LedgerService/GetCurrency`;
+    for (const body of ["{", '{"code":"USD","code":"usd"}']) {
+      const generated = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+      expect(generated.status).toBe(400);
+      expect(generated.headers.get("x-request-id")).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      const sent = await fetch(url, { method: "POST", headers: { "content-type": "application/json", "x-request-id": "bad-json-1" }, body });
+      expect(sent.headers.get("x-request-id")).toBe("bad-json-1");
+    }
+    // A decodable call keeps one id, the interceptor's and the transport's alike.
+    const ok = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: '{"code":"USD"}' });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("x-request-id")?.split(",")).toHaveLength(1);
+  });
+
   it("maps domain errors to Connect error JSON with the code and field", async () => {
     const res = await fetch(`${server.connectBaseUrl}/aevon.ledger.v1.LedgerService/GetCurrency`, {
       method: "POST",

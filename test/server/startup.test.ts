@@ -17,7 +17,7 @@ describe("start-up with pending migrations", () => {
   it("refuses to serve when MIGRATE_ON_START=false, naming the command", async () => {
     const db = await createEmptyDatabase();
     dbs.push(db);
-    const config = loadConfig({ DATABASE_URL: db.url, PORT: "0", CONNECT_PORT: "-1", HOST: "127.0.0.1", MIGRATE_ON_START: "false" });
+    const config = loadConfig({ DATABASE_URL: db.url, PORT: "0", CONNECT_PORT: "-1", METRICS_PORT: "-1", HOST: "127.0.0.1", MIGRATE_ON_START: "false" });
     const error = await startServer(config, silent).then(
       () => null,
       (e: unknown) => e,
@@ -31,7 +31,7 @@ describe("start-up with pending migrations", () => {
   it("applies pending migrations before serving by default", async () => {
     const db = await createEmptyDatabase();
     dbs.push(db);
-    const server = await startServer(loadConfig({ DATABASE_URL: db.url, PORT: "0", CONNECT_PORT: "-1", HOST: "127.0.0.1" }), silent);
+    const server = await startServer(loadConfig({ DATABASE_URL: db.url, PORT: "0", CONNECT_PORT: "-1", METRICS_PORT: "-1", HOST: "127.0.0.1" }), silent);
     try {
       const ledger = loadClient("aevon/ledger/v1/ledger.proto", "aevon.ledger.v1.LedgerService", `127.0.0.1:${server.grpcPort}`);
       expect((await unary(ledger, "GetCurrency", { code: "USD" })).currency.scale).toBe(2);
@@ -55,7 +55,7 @@ describe("start-up: what the database mode means", () => {
     const db = await createEmptyDatabase();
     dbs.push(db);
     const { logger, lines } = recordingLogger();
-    const server = await startServer(loadConfig({ DATABASE_URL: db.url, PORT: "0", CONNECT_PORT: "-1", HOST: "127.0.0.1" }), logger);
+    const server = await startServer(loadConfig({ DATABASE_URL: db.url, PORT: "0", CONNECT_PORT: "-1", METRICS_PORT: "-1", HOST: "127.0.0.1" }), logger);
     await server.stop();
     const warning = lines.find((l) => l.level === WARN && /Accelerate is off/.test(l.msg));
     expect(warning?.msg).toMatch(/ignores cacheStrategy and cache invalidation/);
@@ -72,7 +72,7 @@ describe("start-up: what the database mode means", () => {
         DIRECT_DATABASE_URL: db.url,
         DB_TRANSACTION_TIMEOUT_MS: "20000",
         PORT: "0",
-        CONNECT_PORT: "-1",
+        CONNECT_PORT: "-1", METRICS_PORT: "-1",
         HOST: "127.0.0.1",
       });
       const server = await startServer(config, logger);
@@ -92,12 +92,51 @@ describe("start-up: what the database mode means", () => {
     const executor = await startQueryPlanExecutor(db.url, { statementTimeoutMs: 0 });
     const { logger, lines } = recordingLogger();
     try {
-      const config = loadConfig({ DATABASE_URL: executor.url, DIRECT_DATABASE_URL: db.url, PORT: "0", CONNECT_PORT: "-1", HOST: "127.0.0.1" });
+      const config = loadConfig({ DATABASE_URL: executor.url, DIRECT_DATABASE_URL: db.url, PORT: "0", CONNECT_PORT: "-1", METRICS_PORT: "-1", HOST: "127.0.0.1" });
       const server = await startServer(config, logger);
       await server.stop();
     } finally {
       await executor.stop();
     }
     expect(lines.find((l) => l.level === WARN && /statement_timeout/.test(l.msg))?.msg).toMatch(/options=-c statement_timeout=10000/);
+  });
+});
+
+describe("a start that fails half-way", () => {
+  it("leaves nothing running: no background job works on the database after startServer has failed", async () => {
+    const { createTestDatabase } = await import("../support/db.js");
+    const db = await createTestDatabase();
+    dbs.push(db);
+    const taken = (await import("node:net")).createServer().listen(0, "127.0.0.1");
+    await new Promise((r) => taken.once("listening", r));
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: "debug" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const config = loadConfig({
+      DATABASE_URL: db.url,
+      HOST: "127.0.0.1",
+      PORT: String((taken.address() as { port: number }).port),
+      CONNECT_PORT: "-1", METRICS_PORT: "-1",
+      // Jobs that would run every 10 ms if they had been started.
+      AUDIT_SEAL_INTERVAL_MS: "10",
+      AUDIT_SEAL_IDLE_INTERVAL_MS: "10",
+      HOLD_EXPIRY_INTERVAL_MS: "10",
+      HOLD_EXPIRY_IDLE_INTERVAL_MS: "10",
+      HEALTH_CHECK_INTERVAL_MS: "100",
+    });
+    try {
+      await expect(startServer(config, logger)).rejects.toThrow();
+    } finally {
+      taken.close();
+    }
+    const failedAt = lines.length;
+    // An event to seal: a sealer left running would chain it within a tick or two.
+    await db.sql(
+      "INSERT INTO audit_events (occurred_at, actor, action, resource_type, resource_id, request_id, payload) VALUES (date_trunc('milliseconds', now()), 'test', 'test.probe', 'test', 'x', '', '{}')",
+    );
+    // Many job ticks and a few health probes, had any been left running.
+    await new Promise((r) => setTimeout(r, 500));
+    const { rows } = await db.sql<{ n: number }>("SELECT count(*)::int AS n FROM audit_seals");
+    expect(rows[0]!.n).toBe(0);
+    expect(lines.slice(failedAt).map((l) => l.msg)).toEqual([]);
   });
 });

@@ -70,9 +70,19 @@ describe("gRPC transport", () => {
 
   it("caps a call's deadline at the server maximum", async () => {
     const client = loadClient("aevon/ledger/v1/ledger.proto", "aevon.ledger.v1.LedgerService", address);
-    // The client allows 30 s; the server's cap (300 ms here) ends the call first.
-    const err = await failure(unary(client, "ListCurrencies", {}, { deadlineMs: 30_000 }));
-    expect(err.code).toBe(grpc.status.DEADLINE_EXCEEDED);
-    client.close();
+    // No client deadline and a handler that never answers: only the server's
+    // cap (300 ms here) can end the call. Without the cap it would hang; the
+    // watchdog turns that into a failure long before the test's own timeout.
+    let watchdog: NodeJS.Timeout | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      watchdog = setTimeout(() => reject(new Error("the call was still open after 10 s: the server did not cap its deadline")), 10_000);
+    });
+    try {
+      const err = await Promise.race([failure(unary(client, "ListCurrencies", {})), hung]);
+      expect(err.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    } finally {
+      clearTimeout(watchdog);
+      client.close();
+    }
   });
 });

@@ -7,7 +7,9 @@
 import { Code } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPrisma } from "../../src/lib/prisma.js";
 import { expectBooksBalance, expectFailure, fundedAccount, identityClient, key, ledgerClient, type LedgerClient } from "../support/ledger.js";
+import { until } from "../support/poll.js";
 import { startTestServer, type TestServer } from "../support/server.js";
 
 /** Executor steps of one RPC: `/query`, `/transaction/start`, `/transaction/<id>/query`, `…/commit`. */
@@ -25,12 +27,40 @@ describe("round trips", () => {
   });
   afterAll(() => server?.close());
 
-  it("a transfer is four HTTP round trips: begin, claim and lock, write, commit", async () => {
+  it("a transfer is one HTTP round trip (one statement, its own transaction), and so is a group of them", async () => {
     const from = await fundedAccount(client, 100n);
     const to = await fundedAccount(client, 0n);
     server.executor!.reset();
     await client.transfer({ idempotencyKey: key(), debitAccountId: from.id, creditAccountId: to.id, amount: 1n });
+    expect(steps(server)).toEqual(["/query"]);
+    // Concurrent transfers between other accounts share their group's one request.
+    const pairs = await Promise.all(Array.from({ length: 8 }, async () => [await fundedAccount(client, 10n), await fundedAccount(client, 0n)] as const));
+    server.executor!.reset();
+    await Promise.all(pairs.map(([a, b]) => client.transfer({ idempotencyKey: key(), debitAccountId: a.id, creditAccountId: b.id, amount: 1n })));
+    expect(steps(server).every((s) => s === "/query")).toBe(true);
+    expect(steps(server).length).toBeLessThan(8);
+  });
+
+  it("a batch is four: begin, claim and lock, write, commit", async () => {
+    const from = await fundedAccount(client, 100n);
+    const to = await fundedAccount(client, 0n);
+    server.executor!.reset();
+    await client.transferBatch({ idempotencyKey: key(), legs: [{ debitAccountId: from.id, creditAccountId: to.id, amount: 1n }] });
     expect(steps(server)).toEqual(["/transaction/start", "/transaction/…/query", "/transaction/…/query", "/transaction/…/commit"]);
+  });
+
+  it("why Transfer is one statement: Prisma's batch `$transaction([...])` is not one request through the executor", async () => {
+    // The form that looks like one round trip is a transaction of its own
+    // (start, one request per query, commit): only a single statement is one.
+    const db = createPrisma({ url: server.executor!.url });
+    try {
+      await db.currency.findMany();
+      server.executor!.reset();
+      await db.$transaction([db.currency.findMany(), db.account.count(), db.$queryRawUnsafe("SELECT 1")]);
+      expect(steps(server)).toEqual(["/transaction/start", "/transaction/…/query", "/transaction/…/query", "/transaction/…/query", "/transaction/…/commit"]);
+    } finally {
+      await db.$disconnect();
+    }
   });
 
   it("a balance, an account, a user: one round trip each", async () => {
@@ -59,12 +89,13 @@ describe("background jobs while idle", () => {
       "accelerate",
     );
     try {
-      // Let the start-up work (the first seal of nothing, the first expiry pass) settle, then watch.
-      await new Promise((r) => setTimeout(r, 300));
+      const probes = (seen: string[]) => seen.filter((s) => s === "/query").length;
+      // Let the start-up work (the first seal of nothing, the first expiry pass) go by, then watch
+      // until the jobs have probed a few more times.
+      await until(async () => steps(server), (seen) => probes(seen) >= 2, 5_000);
       server.executor!.reset();
-      await new Promise((r) => setTimeout(r, 500));
-      const seen = steps(server);
-      expect(seen.filter((s) => s === "/query").length).toBeGreaterThanOrEqual(4);
+      const seen = await until(async () => steps(server), (s) => probes(s) >= 4, 5_000);
+      expect(probes(seen)).toBeGreaterThanOrEqual(4);
       expect(seen.filter((s) => s !== "/query")).toEqual([]);
     } finally {
       await server.close();

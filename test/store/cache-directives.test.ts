@@ -1,16 +1,17 @@
 /**
  * The caching policy as Accelerate sees it: the service runs on the
  * Accelerate path (Prisma Client → query-plan executor over HTTP →
- * PostgreSQL), and the executor fixture records the `cache-control` and
- * `accelerate-cache-tags` headers of every query and the tags of every
- * `POST /invalidate`. Each read is matched by the model and operation in its
+ * PostgreSQL), and the executor fixture (which caches as Accelerate does)
+ * records the `cache-control` and `accelerate-cache-tags` headers of every
+ * query and the tags of every `POST /invalidate`. Each read is matched by the model and operation in its
  * request body.
  */
 import { randomUUID } from "node:crypto";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { beforeEach, describe, expect, it } from "vitest";
 import { ReadConsistency } from "../../src/gen/aevon/type/v1/read_consistency_pb.js";
+import { encodePageToken } from "../../src/domain/pagination.js";
 import { MAX_TAGS_PER_CALL } from "../../src/store/cache-policy.js";
 import type { RecordedQuery } from "../support/accelerate.js";
 import { expectFailure, fundedAccount, identityClient, issuance, key, useLedgerServer } from "../support/ledger.js";
@@ -100,8 +101,10 @@ describe("reads carry the policy's cache directives", () => {
     expect(reads()).toEqual([
       { read: "Account.findUnique", cacheControl: "max-age=1,stale-while-revalidate=1", tags: [tag] },
       { read: "Account.findUnique", cacheControl: "max-age=1,stale-while-revalidate=1", tags: [tag] },
-      { read: "Account.findUnique", cacheControl: "no-cache", tags: [] },
     ]);
+    // The STRONG balance is one fixed statement (src/store/read-sql.ts), sent without a cache directive.
+    const strong = executor().requests.filter((r) => r.body.includes("last_position"));
+    expect(strong.map((r) => [r.path, r.cacheControl, r.tags])).toEqual([["/query", null, []]]);
   });
 
   it("settled history is cached whatever the caller asks; unsettled history and positions never", async () => {
@@ -126,6 +129,20 @@ describe("reads carry the policy's cache directives", () => {
     expect(reads().filter((r) => r.read === "Entry.findMany")).toEqual([
       { read: "Entry.findMany", cacheControl: "max-age=86400", tags: [] },
       { read: "Entry.findMany", cacheControl: "no-cache", tags: [] },
+      { read: "Entry.findMany", cacheControl: "no-cache", tags: [] },
+    ]);
+
+    // Later pages of a settled range too: by the version in the token, or, for a token
+    // without it (issued before), after a look-up of the version (final as well).
+    const filters = { listing: "journal", accountId: account.id, end: timestampDate(longAgo).toISOString() };
+    executor().reset();
+    await ctx.client.listEntries({ accountId: account.id, endTime: longAgo, pageToken: encodePageToken("999999999999", filters, "5") });
+    await ctx.client.listEntries({ accountId: account.id, endTime: longAgo, pageToken: encodePageToken("999999999999", filters) });
+    await ctx.client.listEntries({ accountId: account.id, endTime: justNow, pageToken: encodePageToken("999999999999", { ...filters, end: timestampDate(justNow).toISOString() }, "5") });
+    expect(reads().filter((r) => r.read.startsWith("Entry."))).toEqual([
+      { read: "Entry.findMany", cacheControl: "max-age=86400", tags: [] },
+      { read: "Entry.findFirst", cacheControl: "max-age=86400", tags: [] },
+      { read: "Entry.findMany", cacheControl: "max-age=86400", tags: [] },
       { read: "Entry.findMany", cacheControl: "no-cache", tags: [] },
     ]);
   });
@@ -186,12 +203,14 @@ describe("nothing read to decide a write is cached", () => {
 describe("writes invalidate the tags they make stale, after commit, at most 5 per call", () => {
   it("CreateUser: the new handle and external identity (negative lookups may be cached)", async () => {
     const h = handle();
-    await identity().getUser({ lookup: { case: "handle", value: h }, consistency: EVENTUAL }).catch(() => undefined);
+    await expectFailure(identity().getUser({ lookup: { case: "handle", value: h }, consistency: EVENTUAL }), Code.NotFound, "NOT_FOUND", "handle");
     executor().reset();
-    await identity().createUser({ idempotencyKey: key(), handle: h, externalIdentity: { provider: "p", subject: randomUUID() } });
+    const { user } = await identity().createUser({ idempotencyKey: key(), handle: h, externalIdentity: { provider: "p", subject: randomUUID() } });
     const tags = invalidated();
     expect(tags.has(`handle_${h}`)).toBe(true);
     expect([...tags].filter((t) => t.startsWith("extid_"))).toHaveLength(1);
+    // The cached "no such handle" is gone with it.
+    expect((await identity().getUser({ lookup: { case: "handle", value: h }, consistency: EVENTUAL })).user?.id).toBe(user!.id);
   });
 
   it("UpdateUser changing the handle: the user, the batch tag, the old and the new handle", async () => {
@@ -245,7 +264,7 @@ describe("writes invalidate the tags they make stale, after commit, at most 5 pe
     await identity().createUser(request);
     executor().reset();
     await identity().createUser(request);
-    await identity().createUser({ idempotencyKey: key(), handle: h }).catch(() => undefined);
+    await expectFailure(identity().createUser({ idempotencyKey: key(), handle: h }), Code.AlreadyExists, "ALREADY_EXISTS", "handle");
     expect(executor().invalidations).toEqual([]);
   });
 });

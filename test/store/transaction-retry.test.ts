@@ -20,6 +20,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DomainError, ErrorReason } from "../../src/domain/errors.js";
 import { createPrisma, type Db } from "../../src/lib/prisma.js";
+import { NO_OBSERVER, type Observer, type RetryCause } from "../../src/domain/observer.js";
 import { runTransaction, type RetryPolicy, type TxClient } from "../../src/store/transaction.js";
 import { barrier, rejection, serializable } from "../support/concurrency.js";
 import { createTestDatabase, type TestDatabase } from "../support/db.js";
@@ -260,14 +261,20 @@ describe.each([modelQuery, rawSql, atCommit])("runTransaction, conflict form $na
     const key = await workload.setup();
     const phases = [barrier(N), barrier(N)] as const;
     const attempts = Array<number>(N).fill(0);
+    const causes: RetryCause[] = [];
+    const observer = { ...NO_OBSERVER, transactionRetried: (cause: RetryCause) => void causes.push(cause) };
     const results = await Promise.all(
       attempts.map((_, i) => {
         const work = workload.work(key, (phase) => (attempts[i] === 1 ? phases[phase]() : Promise.resolve()));
-        return runTransaction(db, async (tx) => {
-          attempts[i]!++;
-          await work(tx);
-          return i;
-        });
+        return runTransaction(
+          db,
+          async (tx) => {
+            attempts[i]!++;
+            await work(tx);
+            return i;
+          },
+          { observer },
+        );
       }),
     );
     expect(results).toEqual([0, 1, 2, 3]);
@@ -277,6 +284,9 @@ describe.each([modelQuery, rawSql, atCommit])("runTransaction, conflict form $na
     expect(attempts.reduce((a, b) => a + b)).toBeGreaterThanOrEqual(2 * N - 1);
     expect(attempts.filter((a) => a === 1).length).toBeGreaterThanOrEqual(1);
     expect(attempts.filter((a) => a > 1).length).toBeGreaterThanOrEqual(1);
+    // Every retry is reported once, by its cause (the metrics' ledger_transaction_retries_total).
+    expect(causes).toHaveLength(attempts.reduce((a, b) => a + b) - N);
+    for (const cause of causes) expect(["serialization_failure", "write_conflict"]).toContain(cause);
   });
 
   it("gives up with RETRIES_EXHAUSTED after maxAttempts (1: no retry)", async () => {
@@ -307,7 +317,7 @@ describe.each([modelQuery, rawSql, atCommit])("runTransaction, conflict form $na
 
 describe("runTransaction, deadlock (40P01, raised as P2034)", () => {
   /** Two transactions lock a and b in opposite orders; only the second can detect the deadlock. */
-  function crossed(a: string, b: string, retry: RetryPolicy) {
+  function crossed(a: string, b: string, retry: RetryPolicy, observer: Observer = NO_OBSERVER) {
     const locked = barrier(2);
     const attempts = [0, 0];
     const bump = (tx: TxClient, code: string) => tx.currency.update({ where: { code }, data: { scale: { increment: 1 } } });
@@ -334,16 +344,18 @@ describe("runTransaction, deadlock (40P01, raised as P2034)", () => {
         }
         await bump(tx, a);
       },
-      { retry },
+      { retry, observer },
     );
     return { first, second, attempts };
   }
 
   it("retries the deadlock victim and both transactions commit", async () => {
     const [a, b] = [await newCurrency(), await newCurrency()];
-    const { first, second, attempts } = crossed(a, b, fast(3));
+    const causes: RetryCause[] = [];
+    const { first, second, attempts } = crossed(a, b, fast(3), { ...NO_OBSERVER, transactionRetried: (cause) => void causes.push(cause) });
     await Promise.all([first, second]);
     expect(attempts).toEqual([1, 2]);
+    expect(causes).toEqual(["deadlock"]);
     expect([await scaleOf(a), await scaleOf(b)]).toEqual([2, 2]);
   });
 

@@ -5,10 +5,11 @@
  *
  * A Prisma Client with `accelerateUrl` pointing here runs the Accelerate wire
  * path for real: every query and every step of an interactive transaction is
- * an HTTP round trip. The executor does not cache, so this fixture records
- * what a cache would act on instead: the `cache-control` and
- * `accelerate-cache-tags` headers of every query, and the tags of every
- * `POST /invalidate` (which the executor does not serve; Accelerate does).
+ * an HTTP round trip. The executor does not cache; Accelerate does, so the
+ * fixture puts a cache in front of it that honours what the client sends
+ * (`cache-control` ttl/swr, `accelerate-cache-tags`, `POST /invalidate`:
+ * accelerate-cache.ts), and records every query's headers, how it was
+ * answered, and the tags of every invalidation.
  */
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
@@ -16,6 +17,7 @@ import { serve, type ServerType } from "@hono/node-server";
 import { context } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { Server, Temporal } from "@prisma/query-plan-executor";
+import { AccelerateCache, type CacheStatus } from "./accelerate-cache.js";
 
 /** One request the client sent to the executor. */
 export interface RecordedQuery {
@@ -26,6 +28,8 @@ export interface RecordedQuery {
   tags: string[];
   /** The request body (the query plan or transaction step), for telling queries apart. */
   body: string;
+  /** How it was answered (set once answered): from the cache (`ttl`, `swr`), fetched and stored (`miss`), or not cacheable (`none`). */
+  cacheStatus?: CacheStatus;
 }
 
 export interface QueryPlanExecutor {
@@ -35,7 +39,9 @@ export interface QueryPlanExecutor {
   requests: RecordedQuery[];
   /** The `tags` of every `POST /invalidate`, in arrival order. */
   invalidations: string[][];
-  /** Forgets what was recorded so far. */
+  /** The cache in front of the executor. */
+  cache: AccelerateCache;
+  /** Forgets what was recorded so far (not what is cached). */
   reset(): void;
   /** Stops serving (idempotent): clients now meet a refused connection. */
   stop(): Promise<void>;
@@ -80,7 +86,15 @@ function withStatementTimeout(databaseUrl: string, timeoutMs: number): string {
   return url.toString();
 }
 
-export async function startQueryPlanExecutor(databaseUrl: string, limits: ExecutorLimits = {}): Promise<QueryPlanExecutor> {
+/** Where the executor listens: a given port and API key, to restart it where a client already points. */
+export interface ExecutorListen {
+  /** TCP port on 127.0.0.1. Default 0 (a free one). */
+  port: number;
+  /** The API key of the URL (checked by `/invalidate`). Default: a random one. */
+  apiKey: string;
+}
+
+export async function startQueryPlanExecutor(databaseUrl: string, limits: ExecutorLimits = {}, listen?: ExecutorListen): Promise<QueryPlanExecutor> {
   installContextManager();
   const queryTimeoutMs = limits.queryTimeoutMs ?? 10_000;
   const executor = await Server.create({
@@ -93,7 +107,8 @@ export async function startQueryPlanExecutor(databaseUrl: string, limits: Execut
   });
   const requests: RecordedQuery[] = [];
   const invalidations: string[][] = [];
-  const apiKey = randomBytes(12).toString("hex");
+  const cache = new AccelerateCache();
+  const apiKey = listen?.apiKey ?? randomBytes(12).toString("hex");
 
   const fetch = async (request: Request): Promise<Response> => {
     const url = new URL(request.url);
@@ -101,20 +116,36 @@ export async function startQueryPlanExecutor(databaseUrl: string, limits: Execut
       if (request.headers.get("authorization") !== `Bearer ${apiKey}`) return new Response("unauthorized", { status: 401 });
       const body = (await request.json()) as { tags: string[] | "all" };
       invalidations.push(body.tags === "all" ? ["*"] : body.tags);
+      cache.invalidate(body.tags);
       return Response.json({});
     }
     const body = await request.clone().text();
-    requests.push({
+    const recorded: RecordedQuery = {
       path: url.pathname,
       cacheControl: request.headers.get("cache-control"),
       tags: (request.headers.get("accelerate-cache-tags") ?? "").split(",").filter((t) => t !== ""),
       body,
-    });
-    return executor.fetch(request);
+    };
+    requests.push(recorded);
+    // Transaction steps are never cached (the extension sends them no directive either).
+    if (request.method !== "POST" || url.pathname !== "/query") {
+      recorded.cacheStatus = "none";
+      return executor.fetch(request);
+    }
+    // A background refresh sends the query again: a request of its own, as the body is read once.
+    let first: Request | undefined = request;
+    const send = async () => {
+      const next = first ?? new Request(request.url, { method: "POST", headers: request.headers, body });
+      first = undefined;
+      return executor.fetch(next);
+    };
+    const { response, status } = await cache.serve(body, recorded.cacheControl, recorded.tags, send);
+    recorded.cacheStatus = status;
+    return response;
   };
 
   const http: ServerType = await new Promise((resolve) => {
-    const server = serve({ fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(server));
+    const server = serve({ fetch, port: listen?.port ?? 0, hostname: "127.0.0.1" }, () => resolve(server));
   });
   const { port } = http.address() as AddressInfo;
   let stopping: Promise<void> | undefined;
@@ -122,6 +153,7 @@ export async function startQueryPlanExecutor(databaseUrl: string, limits: Execut
     url: `prisma+postgres://127.0.0.1:${port}/?api_key=${apiKey}`,
     requests,
     invalidations,
+    cache,
     reset() {
       requests.length = 0;
       invalidations.length = 0;

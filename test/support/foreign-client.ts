@@ -15,13 +15,20 @@ const loaderOptions = { includeDirs: [PROTO_ROOT], keepCase: false, longs: Strin
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyClient = grpc.Client & Record<string, any>;
 
-export function loadClient(protoFile: string, serviceName: string, address: string): AnyClient {
+/** `credentials`: default cleartext; `grpc.credentials.createSsl(ca, key, cert)` for TLS and mTLS. */
+export function loadClient(
+  protoFile: string,
+  serviceName: string,
+  address: string,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  options: grpc.ChannelOptions = {},
+): AnyClient {
   const definition = grpc.loadPackageDefinition(loadSync(protoFile, loaderOptions));
   const ctor = serviceName.split(".").reduce<unknown>((node, part) => (node as Record<string, unknown>)[part], definition) as
     | grpc.ServiceClientConstructor
     | undefined;
   if (!ctor) throw new Error(`service ${serviceName} not found in ${protoFile}`);
-  return new ctor(address, grpc.credentials.createInsecure()) as AnyClient;
+  return new ctor(address, credentials, options) as AnyClient;
 }
 
 /** Calls a unary method and resolves with the response, or rejects with the ServiceError. */
@@ -49,7 +56,8 @@ const StatusType = rpcRoot.lookupType("google.rpc.Status");
 
 export interface DecodedDetails {
   errorInfo?: { reason: string; domain: string; metadata: Record<string, string> };
-  badRequest?: { fieldViolations: { field: string; description: string }[] };
+  /** `reason` is the id of the contract rule broken (e.g. `string.max_len`); empty for checks that are not contract rules. */
+  badRequest?: { fieldViolations: { field: string; description: string; reason: string }[] };
 }
 
 /** Decodes `grpc-status-details-bin` into the ErrorInfo / BadRequest it carries. */
@@ -58,12 +66,15 @@ export function errorDetails(error: grpc.ServiceError): DecodedDetails {
   if (!raw) return {};
   const status = StatusType.toObject(StatusType.decode(raw as Buffer), { defaults: true }) as { details: { type_url: string; value: Uint8Array }[] };
   const out: DecodedDetails = {};
-  for (const any of status.details) {
-    const typeName = any.type_url.slice(any.type_url.lastIndexOf("/") + 1);
-    const type = rpcRoot.lookupType(typeName);
-    const value = type.toObject(type.decode(any.value), { defaults: true });
-    if (typeName === "google.rpc.ErrorInfo") out.errorInfo = value as DecodedDetails["errorInfo"];
-    if (typeName === "google.rpc.BadRequest") out.badRequest = value as DecodedDetails["badRequest"];
-  }
+  for (const any of status.details) Object.assign(out, decodeStatusDetail(any.type_url, any.value));
   return out;
+}
+
+/** Decodes one detail (a type URL or name, and its protobuf bytes) into the ErrorInfo / BadRequest it is. */
+export function decodeStatusDetail(typeUrl: string, bytes: Uint8Array): DecodedDetails {
+  const typeName = typeUrl.slice(typeUrl.lastIndexOf("/") + 1);
+  if (typeName !== "google.rpc.ErrorInfo" && typeName !== "google.rpc.BadRequest") return {};
+  const type = rpcRoot.lookupType(typeName);
+  const value = type.toObject(type.decode(bytes), { defaults: true });
+  return typeName === "google.rpc.ErrorInfo" ? { errorInfo: value as DecodedDetails["errorInfo"] } : { badRequest: value as DecodedDetails["badRequest"] };
 }

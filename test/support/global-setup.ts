@@ -4,13 +4,13 @@
  * with every migration applied, and hand both to the test files.
  */
 import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../../src/db/embedded.js";
 import { applyPendingMigrations } from "../../src/db/migrations.js";
+import { freePort } from "./free-port.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -23,16 +23,6 @@ declare module "vitest" {
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
@@ -67,7 +57,7 @@ async function startSharedDatabase(): Promise<SharedDatabase> {
     // mkdtemp makes a 0700 folder; PostgreSQL runs as the `postgres` user when we are root.
     await chmod(embeddedDir, 0o755);
     embedded = await startEmbeddedPostgres({ dataDir: path.join(embeddedDir, "data"), port: await freePort() });
-    adminUrl = embedded.url;
+    adminUrl = embedded.adminUrl;
   }
   const templateDatabase = `lor_template_${process.pid}`;
   const admin = new pg.Client({ connectionString: adminUrl });

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, expect } from "vitest";
 import { IdentityService } from "../../src/gen/aevon/identity/v1/identity_pb.js";
 import { AccountStatus, LedgerService, SystemAccount, type Account } from "../../src/gen/aevon/ledger/v1/ledger_pb.js";
 import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
+import { startCompiledTestServer, type TestCompiledServer } from "./compiled-server.js";
 import type { TestDatabase } from "./db.js";
 import { startTestServer, type DatabasePath, type TestServer } from "./server.js";
 
@@ -15,7 +16,7 @@ export type IdentityClient = Client<typeof IdentityService>;
 const identityOf = new WeakMap<LedgerClient, IdentityClient>();
 
 /** A connect-es client speaking the gRPC protocol over HTTP/2 to the grpc-js port. */
-export function ledgerClient(server: TestServer): LedgerClient {
+export function ledgerClient(server: { grpcAddress: string }): LedgerClient {
   const transport = createGrpcTransport({ baseUrl: `http://${server.grpcAddress}` });
   const ledger = createClient(LedgerService, transport);
   identityOf.set(ledger, createClient(IdentityService, transport));
@@ -43,6 +44,44 @@ export function useLedgerServer(env: Record<string, string> = {}, path?: Databas
   beforeAll(async () => {
     context.server = await startTestServer(env, undefined, path);
     context.client = ledgerClient(context.server);
+  });
+  afterAll(async () => {
+    await context.server?.close();
+  });
+  afterEach(async () => {
+    await expectBooksBalance(context.server.database);
+  });
+  return context;
+}
+
+/**
+ * One client over `connections` HTTP/2 connections, calls handed out in
+ * turn: against a cluster (WORKERS > 1), whose workers each take whole
+ * connections, this spreads the calls over the workers.
+ */
+export function spreadLedgerClient(server: { grpcAddress: string }, connections: number): LedgerClient {
+  const clients = Array.from({ length: connections }, () => ledgerClient(server));
+  let next = 0;
+  const pick = () => clients[next++ % clients.length]!;
+  const spread = <C extends object>(of: (c: LedgerClient) => C): C =>
+    Object.fromEntries(
+      Object.keys(of(clients[0]!)).map((method) => [method, (...args: unknown[]) => (of(pick()) as Record<string, (...a: unknown[]) => unknown>)[method]!(...args)]),
+    ) as C;
+  const ledger = spread((c) => c);
+  identityOf.set(ledger, spread((c) => identityClient(c)));
+  return ledger;
+}
+
+/**
+ * `useLedgerServer`'s hooks around the compiled server in its own process
+ * (`npm start`'s artifact, so WORKERS > 1 can be tested), reached over
+ * `connections` connections.
+ */
+export function useCompiledLedgerServer(env: Record<string, string>, connections: number, path?: DatabasePath): { server: TestCompiledServer; client: LedgerClient } {
+  const context = {} as { server: TestCompiledServer; client: LedgerClient };
+  beforeAll(async () => {
+    context.server = await startCompiledTestServer(env, path);
+    context.client = spreadLedgerClient(context.server, connections);
   });
   afterAll(async () => {
     await context.server?.close();

@@ -39,7 +39,7 @@ export async function startTestServer(
     ...(executor ? { DIRECT_DATABASE_URL: db.url } : {}),
     HOST: "127.0.0.1",
     PORT: "0",
-    CONNECT_PORT: "0",
+    CONNECT_PORT: "0", METRICS_PORT: "-1",
     DB_POOL_MAX: "8",
     SHUTDOWN_DRAIN_MS: "2000",
     ...env,

@@ -1,14 +1,15 @@
 /** The Aegis audit log's use cases: append, read, seal, verify, checkpoint. */
 import { invalidArgument, notFound } from "../errors.js";
-import { checkIdempotencyKey, type Idempotency, type Outcome } from "../ledger/ledger.js";
-import { decodePageToken, encodePageToken, pageSize } from "../pagination.js";
+import { checkIdempotencyKey, type Idempotency, type Outcome } from "../idempotency.js";
+import { decodePositionCursor, encodePageToken, pageSize } from "../pagination.js";
 import { chainHash, hex, ZERO_HASH } from "./chain.js";
-import type { AuditFilter, AuditStore, SealHead } from "./ports.js";
-import { entryOf, type AuditEvent, type AuditPayload } from "./types.js";
+import { listsByTime, type AuditFilter, type AuditStore, type SealHead } from "./ports.js";
+import type { AuditEvent, AuditPayload } from "./types.js";
 
-/** Largest Append payload, as JSON. */
+/** Largest Append payload, as JSON (the contract's rules cannot measure it: they see a Struct, not its JSON). */
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
-const ACTION_PATTERN = /^[a-z0-9._-]{1,64}$/;
+/** Most links one VerifyChain call recomputes (about a second of work here); longer ranges continue from next_sequence. */
+export const MAX_VERIFY_EVENTS = 100_000n;
 /** Links read per round trip while verifying. */
 const VERIFY_PAGE = 2_000;
 
@@ -19,6 +20,8 @@ export interface Verification {
   mismatch: "" | "hash" | "previous_hash" | "missing_event" | "sequence_gap";
   expected: string;
   actual: string;
+  /** When the range was longer than one call verifies: where to continue; 0 when done (or broken). */
+  nextSeq: bigint;
 }
 
 export interface Checkpoint extends SealHead {
@@ -34,31 +37,28 @@ export class AuditLog {
     idem: Idempotency<AuditEvent>,
   ): Promise<Outcome<AuditEvent>> {
     checkIdempotencyKey(idem.claim.key);
-    if (!ACTION_PATTERN.test(record.action)) throw invalidArgument("action", "must be 1 to 64 characters of a-z, 0-9, '.', '_' and '-'");
-    if (record.resourceType.length === 0 || record.resourceType.length > 64) throw invalidArgument("resource_type", "must be 1 to 64 characters");
-    if (record.resourceId.length > 128) throw invalidArgument("resource_id", "must be at most 128 characters");
     if (Buffer.byteLength(JSON.stringify(record.payload)) > MAX_PAYLOAD_BYTES) {
       throw invalidArgument("payload", `must be at most ${MAX_PAYLOAD_BYTES} bytes as JSON`);
     }
-    const out = await this.store.append(idem.claim, entryOf(record, idem.context, new Date(), idem.claim.key), (e) => idem.encode(e));
-    return out.replay ? { replay: out.replay } : { result: out.event! };
+    const out = await this.store.append(idem.claim, record, idem.context, (e) => idem.encode(e));
+    return out.replay ? { replay: out.replay, stored: true } : { result: out.event! };
   }
 
   async getEvent(id: bigint): Promise<AuditEvent> {
-    if (id <= 0n) throw invalidArgument("id", "must be a positive event id");
     const event = await this.store.findEvent(id);
     if (!event) throw notFound("id", `event ${id}`);
     return event;
   }
 
   async listEvents(filter: AuditFilter, requestedPageSize: number, pageToken: string) {
-    if (filter.start && filter.end && filter.start >= filter.end) throw invalidArgument("end_time", "must be after start_time");
-    if (filter.resourceId && !filter.resourceType) throw invalidArgument("resource_type", "is required with resource_id");
+    // The contract's rules bound every filter like the column it matches, order the time
+    // range and require resource_type with resource_id.
     const limit = pageSize(requestedPageSize);
-    const fingerprint = { ...filter, start: filter.start?.toISOString(), end: filter.end?.toISOString() };
-    const cursor = decodePageToken(pageToken, fingerprint);
-    if (cursor !== null && !/^\d+$/.test(cursor)) throw invalidArgument("page_token", "is not a token this service issued");
-    const rows = await this.store.listEvents(filter, limit + 1, cursor === null ? null : BigInt(cursor));
+    // A page token names its order too: a token of the id order (issued before time-only
+    // listings were in time order) is refused for a time-only listing, not misread.
+    const fingerprint = { listing: "events", ...filter, start: filter.start?.toISOString(), end: filter.end?.toISOString(), ...(listsByTime(filter) ? { order: "time" } : {}) };
+    const cursor = decodePositionCursor(pageToken, fingerprint);
+    const rows = await this.store.listEvents(filter, limit + 1, cursor);
     const items = rows.slice(0, limit);
     return { items, next: rows.length > limit ? encodePageToken(items[items.length - 1]!.id.toString(), fingerprint) : "" };
   }
@@ -70,14 +70,19 @@ export class AuditLog {
 
   /**
    * Recomputes the chain from `fromSeq` (its predecessor's stored hash is the
-   * anchor; 1 starts from the zero hash) to `toSeq` (0: the head), and
-   * reports the first link that does not verify.
+   * anchor; 1 starts from the zero hash) to `toSeq` (0: the head), at most
+   * `maxEvents` links per call (0: MAX_VERIFY_EVENTS), and reports the first
+   * link that does not verify. When the range is longer, `nextSeq` says where
+   * to continue. Stops (throwing the signal's reason) once `signal` aborts.
    */
-  async verifyChain(fromSeq: bigint, toSeq: bigint): Promise<Verification> {
-    if (fromSeq < 0n || toSeq < 0n) throw invalidArgument("from_sequence", "sequence numbers are positive");
+  async verifyChain(fromSeq: bigint, toSeq: bigint, maxEvents: bigint = 0n, signal?: AbortSignal): Promise<Verification> {
+    // A bound on the work of one call, not only an input rule (the contract's rules hold it too).
+    if (maxEvents < 0n || maxEvents > MAX_VERIFY_EVENTS) throw invalidArgument("max_events", `must be 0 to ${MAX_VERIFY_EVENTS} (0 means ${MAX_VERIFY_EVENTS})`);
+    const budget = maxEvents === 0n ? MAX_VERIFY_EVENTS : maxEvents;
     const from = fromSeq === 0n ? 1n : fromSeq;
-    const to = toSeq === 0n ? (await this.store.head()).seq : toSeq;
-    if (to !== 0n && from > to) throw invalidArgument("to_sequence", "must not be before from_sequence");
+    const head = toSeq === 0n ? (await this.store.head()).seq : toSeq;
+    if (head !== 0n && from > head) throw invalidArgument("to_sequence", "must not be before from_sequence");
+    const to = head - from + 1n > budget ? from + budget - 1n : head;
     let prev = ZERO_HASH as Uint8Array;
     if (from > 1n) {
       const anchor = await this.store.sealAt(from - 1n);
@@ -87,6 +92,7 @@ export class AuditLog {
     let expectedSeq = from;
     let checked = 0n;
     while (expectedSeq <= to) {
+      signal?.throwIfAborted();
       const links = await this.store.readChain(expectedSeq, to, VERIFY_PAGE);
       if (links.length === 0) return broken(expectedSeq, checked, "sequence_gap", String(expectedSeq), "absent");
       for (const link of links) {
@@ -100,7 +106,7 @@ export class AuditLog {
         checked++;
       }
     }
-    return { ok: true, checked, firstBrokenSeq: 0n, mismatch: "", expected: "", actual: "" };
+    return { ok: true, checked, firstBrokenSeq: 0n, mismatch: "", expected: "", actual: "", nextSeq: to < head ? to + 1n : 0n };
   }
 
   async checkpoint(): Promise<Checkpoint> {
@@ -114,5 +120,5 @@ export class AuditLog {
 }
 
 function broken(seq: bigint, checked: bigint, mismatch: Verification["mismatch"], expected: string, actual: string): Verification {
-  return { ok: false, checked, firstBrokenSeq: seq, mismatch, expected, actual };
+  return { ok: false, checked, firstBrokenSeq: seq, mismatch, expected, actual, nextSeq: 0n };
 }

@@ -40,6 +40,8 @@ export function chainRecord(e: Omit<AuditEvent, "seal">, seq: bigint): string {
     request_id: e.requestId,
     idempotency_key: e.idempotencyKey,
     payload: e.payload,
+    // Present only when given, so events written before it existed hash as they always did.
+    ...(e.onBehalfOf === null ? {} : { on_behalf_of: e.onBehalfOf }),
   });
 }
 

@@ -1,4 +1,5 @@
 /** Audit events as the domain sees them. */
+import type { CallContext } from "../call.js";
 
 /** JSON-safe payload: amounts and other int64s are decimal strings. */
 export type AuditPayload = { [key: string]: AuditValue };
@@ -12,15 +13,13 @@ export interface AuditRecord {
   payload: AuditPayload;
 }
 
-/** Who made the call; carried from the transport into every event it causes. */
-export interface CallContext {
-  /** The calling service or principal (`x-actor`), or "unknown". */
-  actor: string;
-  requestId: string;
-}
-
 /** An event ready to be appended. */
-export interface AuditEntry extends AuditRecord, CallContext {
+export interface AuditEntry extends AuditRecord {
+  /** The caller's principal (or the service itself). */
+  actor: string;
+  /** Whom the actor said it acted for; null when not given. */
+  onBehalfOf: string | null;
+  requestId: string;
   occurredAt: Date;
   idempotencyKey: string | null;
 }
@@ -31,9 +30,6 @@ export interface AuditEvent extends AuditEntry {
   seal: { seq: bigint; prevHash: Uint8Array; hash: Uint8Array; sealedAt: Date } | null;
 }
 
-/** The context of work the service does on its own (hold expiry). */
-export const SYSTEM_CONTEXT: CallContext = { actor: "system:ledger-of-record", requestId: "" };
-
 export function entryOf(record: AuditRecord, context: CallContext, occurredAt: Date, idempotencyKey: string | null): AuditEntry {
-  return { ...record, ...context, occurredAt, idempotencyKey };
+  return { ...record, actor: context.actor, onBehalfOf: context.onBehalfOf, requestId: context.requestId, occurredAt, idempotencyKey };
 }

@@ -3,28 +3,19 @@
  * claim the idempotency key, lock the user, check the version, write the
  * user (and, for a new user, the default wallet) and the reply.
  */
-import { isUuid, uuidv7 } from "../../lib/ids.js";
+import { uuidv7 } from "../../lib/ids.js";
 import { entryOf, type AuditPayload, type AuditRecord } from "../audit/types.js";
+import { checkCurrencyCode, checkId } from "../checks.js";
 import type { ReadConsistency } from "../consistency.js";
-import { DomainError, ErrorReason, invalidArgument, notFound } from "../errors.js";
-import { checkCurrencyCode } from "../ledger/currency.js";
-import { checkId, checkIdempotencyKey, type Idempotency, type Outcome } from "../ledger/ledger.js";
-import { emptyWriteSet } from "../ledger/ports.js";
-import type { Account } from "../ledger/types.js";
-import { decodePageToken, encodePageToken, pageSize } from "../pagination.js";
+import { DomainError, ErrorReason, notFound } from "../errors.js";
+import { throwIfGone } from "../call.js";
+import { checkIdempotencyKey, outcomeOf, type Idempotency, type Outcome } from "../idempotency.js";
+import { runKeyed } from "../keyed.js";
+import { decodeIdCursor, encodePageToken, pageSize } from "../pagination.js";
 import { emptyIdentityWrites, type IdentityStore, type IdentityTx, type IdentityWrites, type Page, type UserFilter, type UserLookup } from "./ports.js";
-import { checkDisplayName, checkExternalIdentity, normalizeEmail, normalizeHandle, normalizeHandlePrefix } from "./rules.js";
-import type { ExternalIdentity, User, UserStatus } from "./types.js";
+import { normalizeEmail, normalizeHandle, normalizeHandlePrefix } from "./rules.js";
+import type { ExternalIdentity, NewWallet, User, UserStatus } from "./types.js";
 
-/** Most ids one BatchGetUsers may ask for. */
-export const MAX_BATCH_GET_USERS = 100;
-const MAX_REASON_LENGTH = 256;
-/** The fields UpdateUser's mask may name. */
-export const UPDATABLE_FIELDS = ["handle", "email", "display_name"] as const;
-
-export const IdentityReason = {
-  USER_DELETED: "USER_DELETED",
-} as const;
 
 export interface CreateUserCommand {
   handle: string;
@@ -47,7 +38,7 @@ function userAudit(action: string, userId: string, payload: AuditPayload): Audit
 }
 
 function userDeleted(id: string): DomainError {
-  return new DomainError(IdentityReason.USER_DELETED, `user ${id} is deleted`, "user_id", {}, "FAILED_PRECONDITION");
+  return new DomainError(ErrorReason.USER_DELETED, `user ${id} is deleted`, "user_id");
 }
 
 export class Identity {
@@ -61,51 +52,39 @@ export class Identity {
     this.walletCurrency = checkCurrencyCode("DEFAULT_WALLET_CURRENCY", walletCurrency);
   }
 
-  private mutate<R>(
-    idem: Idempotency<R>,
-    work: (tx: IdentityTx, now: Date) => Promise<{ result: R; writes: IdentityWrites; wallet?: Account; audit: AuditRecord[] }>,
-  ) {
+  /**
+   * One keyed mutation (keyed.ts) of a user. The reply carries the user's
+   * personal data, so it is stored with the user's id: erasure scrubs it.
+   */
+  private mutate(
+    idem: Idempotency<User>,
+    work: (tx: IdentityTx, now: Date) => Promise<{ result: User; writes: IdentityWrites; audit: AuditRecord[] }>,
+  ): Promise<Outcome<User>> {
     checkIdempotencyKey(idem.claim.key);
-    return this.store.transaction(async (tx): Promise<Outcome<R>> => {
-      const claimed = await tx.ledger.claim(idem.claim);
-      if (claimed.kind === "replay") return { replay: claimed.response };
-      const { result, writes, wallet, audit } = await work(tx, claimed.now);
-      await tx.writeIdentity(writes);
-      await tx.ledger.write(
-        {
-          ...emptyWriteSet(),
-          newAccounts: wallet ? [wallet] : [],
-          audit: audit.map((r) => entryOf(r, idem.context, claimed.now, idem.claim.key)),
-        },
-        { claim: idem.claim, response: idem.encode(result) },
+    return runKeyed(this.store, idem, async (tx) => {
+      const claimed = await tx.claim(idem.claim);
+      if (claimed.kind !== "new") return outcomeOf(claimed, idem);
+      const { result, writes, audit } = await work(tx, claimed.now);
+      // The last statement before COMMIT: a caller who has gone gets nothing committed.
+      throwIfGone(idem.context);
+      await tx.commit(
+        writes,
+        audit.map((r) => entryOf(r, idem.context, claimed.now, idem.claim.key)),
+        { claim: idem.claim, response: idem.encode(result), userId: result.id },
       );
       return { result };
     });
   }
 
   createUser(cmd: CreateUserCommand, idem: Idempotency<User>): Promise<Outcome<User>> {
-    const handle = normalizeHandle("handle", cmd.handle);
-    const email = normalizeEmail("email", cmd.email);
-    const displayName = checkDisplayName("display_name", cmd.displayName);
-    const external = cmd.externalIdentity && checkExternalIdentity("external_identity", cmd.externalIdentity);
+    const handle = normalizeHandle(cmd.handle);
+    const email = normalizeEmail(cmd.email);
+    const displayName = cmd.displayName;
+    const external = cmd.externalIdentity;
     return this.mutate(idem, async (_tx, now) => {
       const id = uuidv7(now.getTime());
       // The seed's userWallet: opened with the user, in the same transaction.
-      const wallet: Account = {
-        id: uuidv7(now.getTime()),
-        owner: { type: "USER", id },
-        currency: this.walletCurrency,
-        status: "ACTIVE",
-        minBalance: 0n,
-        posted: 0n,
-        pendingDebit: 0n,
-        pendingCredit: 0n,
-        version: 0n,
-        label: "wallet",
-        isDefault: true,
-        createdAt: now,
-        updatedAt: now,
-      };
+      const wallet: NewWallet = { id: uuidv7(now.getTime()), userId: id, currency: this.walletCurrency, label: "wallet", createdAt: now };
       const user: User = {
         id,
         handle,
@@ -120,9 +99,10 @@ export class Identity {
       };
       const writes = emptyIdentityWrites();
       writes.newUsers.push(user);
+      writes.wallets.push(wallet);
       if (external) writes.links.push({ userId: id, identity: external, createdAt: now });
       // No personal data in audit payloads: the log can never forget it.
-      return { result: user, writes, wallet, audit: [userAudit("identity.user.create", id, { default_account_id: wallet.id })] };
+      return { result: user, writes, audit: [userAudit("identity.user.create", id, { default_account_id: wallet.id })] };
     });
   }
 
@@ -130,19 +110,15 @@ export class Identity {
     let normalized: UserLookup;
     let field: string;
     if ("id" in lookup) [normalized, field] = [{ id: checkId("user_id", lookup.id) }, "user_id"];
-    else if ("handle" in lookup) [normalized, field] = [{ handle: normalizeHandle("handle", lookup.handle) }, "handle"];
-    else if ("email" in lookup) {
-      const email = normalizeEmail("email", lookup.email);
-      if (!email) throw invalidArgument("email", "is required");
-      [normalized, field] = [{ email }, "email"];
-    } else [normalized, field] = [{ external: checkExternalIdentity("external_identity", lookup.external) }, "external_identity"];
+    else if ("handle" in lookup) [normalized, field] = [{ handle: normalizeHandle(lookup.handle) }, "handle"];
+    else if ("email" in lookup) [normalized, field] = [{ email: lookup.email }, "email"];
+    else [normalized, field] = [{ external: lookup.external }, "external_identity"];
     const user = await this.store.findUser(normalized, consistency);
     if (!user) throw notFound(field, "user");
     return user;
   }
 
   async batchGetUsers(ids: string[], consistency: ReadConsistency = "STRONG"): Promise<User[]> {
-    if (ids.length === 0 || ids.length > MAX_BATCH_GET_USERS) throw invalidArgument("user_ids", `must hold 1 to ${MAX_BATCH_GET_USERS} ids`);
     ids.forEach((id, i) => checkId(`user_ids[${i}]`, id));
     const byId = new Map((await this.store.findUsers([...new Set(ids)], consistency)).map((u) => [u.id, u]));
     return ids.flatMap((id) => (byId.has(id) ? [byId.get(id)!] : []));
@@ -157,14 +133,11 @@ export class Identity {
 
   updateUser(cmd: UpdateUserCommand, idem: Idempotency<User>): Promise<Outcome<User>> {
     checkId("user_id", cmd.userId);
-    if (cmd.paths.length === 0) throw invalidArgument("update_mask", `must name at least one of ${UPDATABLE_FIELDS.join(", ")}`);
-    const unknown = cmd.paths.filter((p) => !(UPDATABLE_FIELDS as readonly string[]).includes(p));
-    if (unknown.length > 0) throw invalidArgument("update_mask", `cannot update ${unknown.join(", ")}; updatable: ${UPDATABLE_FIELDS.join(", ")}`);
-    if (cmd.version <= 0n) throw invalidArgument("version", "is required: the version you last read");
+    // The contract's rules hold the mask to at least one of handle, email and display_name.
     const changes: Partial<Pick<User, "handle" | "email" | "displayName">> = {};
-    if (cmd.paths.includes("handle")) changes.handle = normalizeHandle("handle", cmd.handle);
-    if (cmd.paths.includes("email")) changes.email = normalizeEmail("email", cmd.email);
-    if (cmd.paths.includes("display_name")) changes.displayName = checkDisplayName("display_name", cmd.displayName);
+    if (cmd.paths.includes("handle")) changes.handle = normalizeHandle(cmd.handle);
+    if (cmd.paths.includes("email")) changes.email = normalizeEmail(cmd.email);
+    if (cmd.paths.includes("display_name")) changes.displayName = cmd.displayName;
     return this.mutate(idem, async (tx, now) => {
       const user = await this.lockLiveUser(tx, cmd.userId);
       if (user.version !== cmd.version) {
@@ -186,7 +159,6 @@ export class Identity {
 
   private changeStatus(userId: string, reason: string, idem: Idempotency<User>, next: UserStatus): Promise<Outcome<User>> {
     checkId("user_id", userId);
-    if (reason.length > MAX_REASON_LENGTH) throw invalidArgument("reason", `must be at most ${MAX_REASON_LENGTH} characters`);
     return this.mutate(idem, async (tx, now) => {
       const user = await this.lockLiveUser(tx, userId);
       const audit = [userAudit(next === "SUSPENDED" ? "identity.user.suspend" : "identity.user.reactivate", userId, { from_status: user.status, reason })];
@@ -212,7 +184,6 @@ export class Identity {
    */
   deleteUser(userId: string, reason: string, idem: Idempotency<User>): Promise<Outcome<User>> {
     checkId("user_id", userId);
-    if (reason.length > MAX_REASON_LENGTH) throw invalidArgument("reason", `must be at most ${MAX_REASON_LENGTH} characters`);
     return this.mutate(idem, async (tx, now) => {
       const user = await tx.lockUser(userId);
       if (!user) throw notFound("user_id", `user ${userId}`);
@@ -230,7 +201,13 @@ export class Identity {
       };
       return {
         result: erased,
-        writes: { ...emptyIdentityWrites(), changedUsers: [{ user: erased, fromVersion: user.version }], unlinkAllOf: [userId] },
+        writes: {
+          ...emptyIdentityWrites(),
+          changedUsers: [{ user: erased, fromVersion: user.version }],
+          unlinkAllOf: [userId],
+          // Every earlier reply about this user (create, update, …) now replays the erased user.
+          scrubReplies: [{ userId, response: idem.encode(erased) }],
+        },
         audit,
       };
     });
@@ -238,7 +215,6 @@ export class Identity {
 
   linkExternalIdentity(userId: string, identity: ExternalIdentity, idem: Idempotency<User>): Promise<Outcome<User>> {
     checkId("user_id", userId);
-    checkExternalIdentity("external_identity", identity);
     return this.mutate(idem, async (tx, now) => {
       const user = await this.lockLiveUser(tx, userId);
       const updated: User = { ...user, externalIdentities: [...user.externalIdentities, identity], version: user.version + 1n, updatedAt: now };
@@ -255,14 +231,10 @@ export class Identity {
   }
 
   async listUsers(filter: UserFilter, requestedPageSize: number, pageToken: string): Promise<Page<User>> {
-    const normalized: UserFilter = { ...filter, handlePrefix: filter.handlePrefix ? normalizeHandlePrefix("handle_prefix", filter.handlePrefix) : undefined };
-    if (normalized.createdAfter && normalized.createdBefore && normalized.createdAfter >= normalized.createdBefore) {
-      throw invalidArgument("created_before", "must be after created_after");
-    }
+    const normalized: UserFilter = { ...filter, handlePrefix: filter.handlePrefix ? normalizeHandlePrefix(filter.handlePrefix) : undefined };
     const limit = pageSize(requestedPageSize);
-    const fingerprint = { ...normalized, createdAfter: normalized.createdAfter?.toISOString(), createdBefore: normalized.createdBefore?.toISOString() };
-    const after = decodePageToken(pageToken, fingerprint);
-    if (after !== null && !isUuid(after)) throw invalidArgument("page_token", "is not a token this service issued");
+    const fingerprint = { listing: "users", ...normalized, createdAfter: normalized.createdAfter?.toISOString(), createdBefore: normalized.createdBefore?.toISOString() };
+    const after = decodeIdCursor(pageToken, fingerprint);
     const rows = await this.store.listUsers(normalized, limit + 1, after);
     const items = rows.slice(0, limit);
     return { items, next: rows.length > limit ? encodePageToken(items[items.length - 1]!.id, fingerprint) : "" };

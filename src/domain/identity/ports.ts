@@ -1,28 +1,33 @@
 /** What the identity domain needs from storage. */
+import type { AuditEntry } from "../audit/types.js";
 import type { ReadConsistency } from "../consistency.js";
-import type { LedgerTx, Page } from "../ledger/ports.js";
-import type { ExternalIdentity, User, UserStatus } from "./types.js";
+import type { Completion } from "../idempotency.js";
+import type { KeyedTx } from "../keyed.js";
+import type { Page } from "../pagination.js";
+import type { ExternalIdentity, NewWallet, User, UserStatus } from "./types.js";
 
 export interface IdentityWrites {
   newUsers: User[];
+  /** Default wallets opened with new users (ledger accounts, written in the same statement). */
+  wallets: NewWallet[];
   /** Changed users; `fromVersion` guards the optimistic-concurrency check again in SQL. */
   changedUsers: { user: User; fromVersion: bigint }[];
   links: { userId: string; identity: ExternalIdentity; createdAt: Date }[];
   /** Users whose external identities are all removed (erasure). */
   unlinkAllOf: string[];
+  /** Erasure: every stored reply carrying `userId`'s personal data becomes `response` (the erased user). */
+  scrubReplies: { userId: string; response: Uint8Array }[];
 }
 
 export function emptyIdentityWrites(): IdentityWrites {
-  return { newUsers: [], changedUsers: [], links: [], unlinkAllOf: [] };
+  return { newUsers: [], wallets: [], changedUsers: [], links: [], unlinkAllOf: [], scrubReplies: [] };
 }
 
-export interface IdentityTx {
-  /** The ledger side of the same transaction (idempotency claim, wallet, reply). */
-  ledger: LedgerTx;
+export interface IdentityTx extends KeyedTx {
   /** Locks a user row. */
   lockUser(id: string): Promise<User | null>;
-  /** Writes identity rows (the caller then completes through `ledger.write`). */
-  writeIdentity(writes: IdentityWrites): Promise<void>;
+  /** Writes the identity rows, the wallets, the audit events and the reply under the key. */
+  commit(writes: IdentityWrites, audit: AuditEntry[], completion: Completion): Promise<void>;
 }
 
 export type UserLookup = { id: string } | { handle: string } | { email: string } | { external: ExternalIdentity };

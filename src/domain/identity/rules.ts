@@ -1,51 +1,28 @@
-/** What a well-formed handle, email, display name and external identity are. */
-import { invalidArgument } from "../errors.js";
-import type { ExternalIdentity } from "./types.js";
+/**
+ * The one normalisation of identity input: handles are case-insensitive,
+ * stored and compared lower-cased. Their shape (3 to 30 of [a-z0-9_]
+ * starting with a letter), the email's and the display name's are rules of
+ * the contract (proto/aevon/identity/v1, enforced before any use case runs);
+ * PostgreSQL's CHECKs hold the stored handle and email to them too. Nothing
+ * is trimmed.
+ */
 
-/** Normalized handles: 3 to 30 of [a-z0-9_], starting with a letter. */
-export const HANDLE_PATTERN = /^[a-z][a-z0-9_]{2,29}$/;
-export const MAX_EMAIL_LENGTH = 254;
-export const MAX_DISPLAY_NAME_LENGTH = 100;
-export const MAX_EXTERNAL_ID_PART_LENGTH = 255;
-
-/** Trims and lower-cases a handle, then checks the documented alphabet and length. */
-export function normalizeHandle(field: string, raw: string): string {
-  const handle = raw.trim().toLowerCase();
-  if (!HANDLE_PATTERN.test(handle)) {
-    throw invalidArgument(field, "must be 3 to 30 characters of a-z, 0-9 and _, starting with a letter (case is ignored)");
-  }
-  return handle;
+/** Lower-cases A-Z (ASCII only: the contract allows no other letters in a handle). */
+function foldAscii(raw: string): string {
+  return raw.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
-/** A normalized handle prefix for search: empty, or [a-z0-9_] up to 30. */
-export function normalizeHandlePrefix(field: string, raw: string): string {
-  const prefix = raw.trim().toLowerCase();
-  if (!/^[a-z0-9_]{0,30}$/.test(prefix)) throw invalidArgument(field, "may only hold a-z, 0-9 and _ (at most 30)");
-  return prefix;
+/** A handle as stored and compared: lower-cased. */
+export function normalizeHandle(raw: string): string {
+  return foldAscii(raw);
 }
 
-/** Trims an email and checks its shape; "" means none. Case is kept; uniqueness ignores it. */
-export function normalizeEmail(field: string, raw: string): string | null {
-  const email = raw.trim();
-  if (email === "") return null;
-  if (email.length > MAX_EMAIL_LENGTH || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
-    throw invalidArgument(field, `must be an email address (at most ${MAX_EMAIL_LENGTH} characters)`);
-  }
-  return email;
+/** A handle prefix for search: lower-cased, like the handles it matches. */
+export function normalizeHandlePrefix(raw: string): string {
+  return foldAscii(raw);
 }
 
-export function checkDisplayName(field: string, raw: string): string {
-  const name = raw.trim();
-  if (name.length > MAX_DISPLAY_NAME_LENGTH) throw invalidArgument(field, `must be at most ${MAX_DISPLAY_NAME_LENGTH} characters`);
-  return name;
-}
-
-export function checkExternalIdentity(field: string, identity: ExternalIdentity): ExternalIdentity {
-  for (const part of ["provider", "subject"] as const) {
-    const value = identity[part];
-    if (value.length === 0 || value.length > MAX_EXTERNAL_ID_PART_LENGTH) {
-      throw invalidArgument(`${field}.${part}`, `must be 1 to ${MAX_EXTERNAL_ID_PART_LENGTH} characters`);
-    }
-  }
-  return identity;
+/** An email as sent; "" means none. Case is kept; uniqueness ignores it. */
+export function normalizeEmail(raw: string): string | null {
+  return raw === "" ? null : raw;
 }

@@ -20,3 +20,12 @@ export interface User {
   updatedAt: Date;
   externalIdentities: ExternalIdentity[];
 }
+
+/** The default wallet opened with a new user: a ledger account the store writes with the user. */
+export interface NewWallet {
+  id: string;
+  userId: string;
+  currency: string;
+  label: string;
+  createdAt: Date;
+}

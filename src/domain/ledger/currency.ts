@@ -1,4 +1,4 @@
-import { invalidArgument, notFound } from "../errors.js";
+import { notFound } from "../errors.js";
 
 /** A currency or in-OS token; amounts in it are integer minor units. */
 export interface Currency {
@@ -14,25 +14,30 @@ export interface CurrencyStore {
   findCurrency(code: string): Promise<Currency | null>;
 }
 
-/** Currency codes: 3 to 12 of [A-Z0-9], starting with a letter. */
-export const CURRENCY_CODE_PATTERN = /^[A-Z][A-Z0-9]{2,11}$/;
-
-export function checkCurrencyCode(field: string, code: string): string {
-  if (!CURRENCY_CODE_PATTERN.test(code)) {
-    throw invalidArgument(field, "must be 3 to 12 characters of A-Z and 0-9, starting with a letter (e.g. USD)");
-  }
-  return code;
+/** Answers whether a currency code exists (what a transfer's optional `currency` must name). */
+export interface CurrencyLookup {
+  exists(code: string): Promise<boolean>;
 }
 
-export class CurrencyService {
+export class CurrencyService implements CurrencyLookup {
+  /** Codes seen to exist: currencies are only ever added, so a known code stays known. */
+  private readonly known = new Set<string>();
+
   constructor(private readonly store: CurrencyStore) {}
+
+  async exists(code: string): Promise<boolean> {
+    if (this.known.has(code)) return true;
+    const found = (await this.store.findCurrency(code)) !== null;
+    if (found) this.known.add(code);
+    return found;
+  }
 
   listCurrencies(): Promise<Currency[]> {
     return this.store.listCurrencies();
   }
 
   async getCurrency(code: string): Promise<Currency> {
-    const currency = await this.store.findCurrency(checkCurrencyCode("code", code));
+    const currency = await this.store.findCurrency(code);
     if (currency === null) throw notFound("code", `currency ${code}`);
     return currency;
   }

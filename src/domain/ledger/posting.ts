@@ -4,27 +4,10 @@
  * must pass is checked here, in one place, before anything is written; the
  * database's CHECK constraints hold the same line again.
  */
-import { DomainError, notFound } from "../errors.js";
+import type { DebitSource } from "../call.js";
+import { ErrorReason, notFound, refused as refuse } from "../errors.js";
 import { checkInt64 } from "./money.js";
 import type { Account, AccountState, Entry, Transfer, TransferKind } from "./types.js";
-
-/** Reasons a transfer is refused; stable, machine-readable (ErrorInfo.reason). */
-export const LedgerReason = {
-  INSUFFICIENT_FUNDS: "INSUFFICIENT_FUNDS",
-  ACCOUNT_FROZEN: "ACCOUNT_FROZEN",
-  ACCOUNT_CLOSED: "ACCOUNT_CLOSED",
-  CURRENCY_MISMATCH: "CURRENCY_MISMATCH",
-  HOLD_EXPIRED: "HOLD_EXPIRED",
-  HOLD_NOT_PENDING: "HOLD_NOT_PENDING",
-  ACCOUNT_NOT_EMPTY: "ACCOUNT_NOT_EMPTY",
-  USER_SUSPENDED: "USER_SUSPENDED",
-  USER_DELETED: "USER_DELETED",
-  REVERSAL_EXCEEDS_TRANSFER: "REVERSAL_EXCEEDS_TRANSFER",
-} as const;
-
-function refuse(reason: string, message: string, field?: string, metadata: Record<string, string> = {}): DomainError {
-  return new DomainError(reason, message, field, metadata, "FAILED_PRECONDITION");
-}
 
 export interface Leg {
   debitAccountId: string;
@@ -71,6 +54,20 @@ export class PostingSession {
     this.current.set(next.id, next);
   }
 
+  /**
+   * The caller may debit this account's kind (the policy's debit grants).
+   * Checked right after the accounts are found, before anything about their
+   * state is revealed.
+   */
+  private checkDebitGrant(debit: AccountState, mayDebit: ((source: DebitSource) => boolean) | undefined, name: FieldNamer, metadata: Record<string, string>) {
+    if (!mayDebit) return;
+    const source: DebitSource = debit.owner.type === "USER" ? { type: "USER" } : { type: "SYSTEM", role: debit.owner.id as "issuance" };
+    if (!mayDebit(source)) {
+      const kind = source.type === "USER" ? "user" : `system:${source.role}`;
+      throw refuse(ErrorReason.DEBIT_NOT_PERMITTED, `the caller may not debit ${kind} accounts`, name("debit_account_id"), { ...metadata, account_kind: kind });
+    }
+  }
+
   /** Both accounts usable for moving money between them, in one currency. */
   private checkPair(
     debit: AccountState,
@@ -84,40 +81,45 @@ export class PostingSession {
       [debit, name("debit_account_id")],
       [credit, name("credit_account_id")],
     ] as const) {
-      if (account.status === "FROZEN" && !allowFrozen) throw refuse(LedgerReason.ACCOUNT_FROZEN, `account ${account.id} is frozen`, field, metadata);
-      if (account.status === "CLOSED") throw refuse(LedgerReason.ACCOUNT_CLOSED, `account ${account.id} is closed`, field, metadata);
+      if (account.status === "FROZEN" && !allowFrozen) throw refuse(ErrorReason.ACCOUNT_FROZEN, `account ${account.id} is frozen`, field, metadata);
+      if (account.status === "CLOSED") throw refuse(ErrorReason.ACCOUNT_CLOSED, `account ${account.id} is closed`, field, metadata);
     }
     // The identity registry's verdict on the owners: suspended users cannot
-    // send; deleted users can neither send nor receive.
+    // send (a reversal, a correction rather than their payment, still can);
+    // deleted users' accounts can neither send nor receive, nor be changed,
+    // reversals included.
     if (debit.ownerStatus === "SUSPENDED" && !allowFrozen) {
-      throw refuse(LedgerReason.USER_SUSPENDED, `the owner of account ${debit.id} is suspended`, name("debit_account_id"), metadata);
+      throw refuse(ErrorReason.USER_SUSPENDED, `the owner of account ${debit.id} is suspended`, name("debit_account_id"), metadata);
     }
     for (const [account, field] of [
       [debit, name("debit_account_id")],
       [credit, name("credit_account_id")],
     ] as const) {
-      if (account.ownerStatus === "DELETED" && !allowFrozen) {
-        throw refuse(LedgerReason.USER_DELETED, `the owner of account ${account.id} is deleted`, field, metadata);
+      if (account.ownerStatus === "DELETED") {
+        throw refuse(ErrorReason.USER_DELETED, `the owner of account ${account.id} is deleted`, field, metadata);
       }
     }
     if (debit.currency !== credit.currency) {
       throw refuse(
-        LedgerReason.CURRENCY_MISMATCH,
+        ErrorReason.CURRENCY_MISMATCH,
         `debit account is in ${debit.currency}, credit account in ${credit.currency}`,
         name("credit_account_id"),
         metadata,
       );
     }
     if (currency !== "" && currency !== debit.currency) {
-      throw refuse(LedgerReason.CURRENCY_MISMATCH, `accounts are in ${debit.currency}, not ${currency}`, name("currency"), metadata);
+      throw refuse(ErrorReason.CURRENCY_MISMATCH, `accounts are in ${debit.currency}, not ${currency}`, name("currency"), metadata);
     }
   }
 
-  /** The debit side may not end below its policy's floor. */
-  private checkFunds(debit: AccountState, name: FieldNamer, metadata: Record<string, string>): void {
-    checkInt64("the debit account's available balance", debit.posted - debit.pendingDebit, name("amount"));
-    if (debit.minBalance !== null && debit.posted - debit.pendingDebit < debit.minBalance) {
-      throw refuse(LedgerReason.INSUFFICIENT_FUNDS, `account ${debit.id} has insufficient funds`, name("amount"), metadata);
+  /**
+   * The debit side may not end below its policy's floor once `amount` more
+   * leaves it. Checked before any overflow (exact, in bigint): when a
+   * payment is both uncovered and out of range, it is refused for the funds.
+   */
+  private checkFunds(debit: AccountState, amount: bigint, name: FieldNamer, metadata: Record<string, string>): void {
+    if (debit.minBalance !== null && debit.posted - debit.pendingDebit - amount < debit.minBalance) {
+      throw refuse(ErrorReason.INSUFFICIENT_FUNDS, `account ${debit.id} has insufficient funds`, name("amount"), metadata);
     }
   }
 
@@ -127,12 +129,22 @@ export class PostingSession {
     record: { id: string; kind: TransferKind; idempotencyKey: string | null; batchId: string | null; reversesId: string | null; holdId: string | null },
     name: FieldNamer,
     metadata: Record<string, string> = {},
-    /** Reversals may move money out of (and back into) frozen accounts: that is what freezing is for. */
-    options: { allowFrozen?: boolean } = {},
+    options: {
+      /**
+       * Reversals may move money out of (and back into) frozen accounts, and
+       * out of a suspended owner's: that is what freezing and suspending are
+       * for. Never a deleted owner's.
+       */
+      allowFrozen?: boolean;
+      /** The caller's debit grants (CallContext.mayDebit); undefined: not checked. */
+      mayDebit?: (source: DebitSource) => boolean;
+    } = {},
   ): Transfer {
     const debit = this.account(leg.debitAccountId, name("debit_account_id"));
     const credit = this.account(leg.creditAccountId, name("credit_account_id"));
+    this.checkDebitGrant(debit, options.mayDebit, name, metadata);
     this.checkPair(debit, credit, leg.currency, name, metadata, options.allowFrozen);
+    this.checkFunds(debit, leg.amount, name, metadata);
     const nextDebit: AccountState = {
       ...debit,
       posted: checkInt64("the debit account's balance", debit.posted - leg.amount, name("amount")),
@@ -143,7 +155,7 @@ export class PostingSession {
       posted: checkInt64("the credit account's balance", credit.posted + leg.amount, name("amount")),
       version: credit.version + 1n,
     };
-    this.checkFunds(nextDebit, name, metadata);
+    checkInt64("the debit account's available balance", nextDebit.posted - nextDebit.pendingDebit, name("amount"));
     this.set(nextDebit);
     this.set(nextCredit);
     this.entries.push(
@@ -167,13 +179,15 @@ export class PostingSession {
   }
 
   /** Reserves `amount` for a hold: available drops on the debit side, posted does not move. */
-  reserve(leg: Leg, name: FieldNamer): void {
+  reserve(leg: Leg, name: FieldNamer, mayDebit?: (source: DebitSource) => boolean): void {
     const debit = this.account(leg.debitAccountId, name("debit_account_id"));
     const credit = this.account(leg.creditAccountId, name("credit_account_id"));
+    this.checkDebitGrant(debit, mayDebit, name, {});
     this.checkPair(debit, credit, leg.currency, name, {});
+    this.checkFunds(debit, leg.amount, name, {});
     const nextDebit = { ...debit, pendingDebit: checkInt64("the pending debits", debit.pendingDebit + leg.amount, name("amount")) };
     const nextCredit = { ...credit, pendingCredit: checkInt64("the pending credits", credit.pendingCredit + leg.amount, name("amount")) };
-    this.checkFunds(nextDebit, name, {});
+    checkInt64("the debit account's available balance", nextDebit.posted - nextDebit.pendingDebit, name("amount"));
     this.set(nextDebit);
     this.set(nextCredit);
   }

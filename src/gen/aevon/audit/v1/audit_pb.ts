@@ -2,8 +2,9 @@
 // @generated from file aevon/audit/v1/audit.proto (package aevon.audit.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
@@ -12,9 +13,11 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file aevon/audit/v1/audit.proto.
  */
 export const file_aevon_audit_v1_audit: GenFile = /*@__PURE__*/
-  fileDesc("ChphZXZvbi9hdWRpdC92MS9hdWRpdC5wcm90bxIOYWV2b24uYXVkaXQudjEimwIKCkF1ZGl0RXZlbnQSCgoCaWQYASABKAMSEAoIc2VxdWVuY2UYAiABKAMSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFYWN0b3IYBCABKAkSDgoGYWN0aW9uGAUgASgJEhUKDXJlc291cmNlX3R5cGUYBiABKAkSEwoLcmVzb3VyY2VfaWQYByABKAkSEgoKcmVxdWVzdF9pZBgIIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYCSABKAkSKAoHcGF5bG9hZBgKIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFQoNcHJldmlvdXNfaGFzaBgLIAEoCRIMCgRoYXNoGAwgASgJIo4BCg1BcHBlbmRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIOCgZhY3Rpb24YAiABKAkSFQoNcmVzb3VyY2VfdHlwZRgDIAEoCRITCgtyZXNvdXJjZV9pZBgEIAEoCRIoCgdwYXlsb2FkGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCI7Cg5BcHBlbmRSZXNwb25zZRIpCgVldmVudBgBIAEoCzIaLmFldm9uLmF1ZGl0LnYxLkF1ZGl0RXZlbnQiHQoPR2V0RXZlbnRSZXF1ZXN0EgoKAmlkGAEgASgDIj0KEEdldEV2ZW50UmVzcG9uc2USKQoFZXZlbnQYASABKAsyGi5hZXZvbi5hdWRpdC52MS5BdWRpdEV2ZW50IuMBChFMaXN0RXZlbnRzUmVxdWVzdBIVCg1yZXNvdXJjZV90eXBlGAEgASgJEhMKC3Jlc291cmNlX2lkGAIgASgJEg0KBWFjdG9yGAMgASgJEg4KBmFjdGlvbhgEIAEoCRIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAcgASgFEhIKCnBhZ2VfdG9rZW4YCCABKAkiWQoSTGlzdEV2ZW50c1Jlc3BvbnNlEioKBmV2ZW50cxgBIAMoCzIaLmFldm9uLmF1ZGl0LnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkAKElZlcmlmeUNoYWluUmVxdWVzdBIVCg1mcm9tX3NlcXVlbmNlGAEgASgDEhMKC3RvX3NlcXVlbmNlGAIgASgDIoUBChNWZXJpZnlDaGFpblJlc3BvbnNlEgoKAm9rGAEgASgIEg8KB2NoZWNrZWQYAiABKAMSHQoVZmlyc3RfYnJva2VuX3NlcXVlbmNlGAMgASgDEhAKCG1pc21hdGNoGAQgASgJEhAKCGV4cGVjdGVkGAUgASgJEg4KBmFjdHVhbBgGIAEoCSITChFDaGVja3BvaW50UmVxdWVzdCKdAQoSQ2hlY2twb2ludFJlc3BvbnNlEhAKCHNlcXVlbmNlGAEgASgDEgwKBGhhc2gYAiABKAkSLwoLc2VhbGVkX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDnVuc2VhbGVkX2NvdW50GAQgASgDEh4KFm9sZGVzdF91bnNlYWxlZF9hZ2VfbXMYBSABKAMyqAMKDEF1ZGl0U2VydmljZRJHCgZBcHBlbmQSHS5hZXZvbi5hdWRpdC52MS5BcHBlbmRSZXF1ZXN0Gh4uYWV2b24uYXVkaXQudjEuQXBwZW5kUmVzcG9uc2USTQoIR2V0RXZlbnQSHy5hZXZvbi5hdWRpdC52MS5HZXRFdmVudFJlcXVlc3QaIC5hZXZvbi5hdWRpdC52MS5HZXRFdmVudFJlc3BvbnNlElMKCkxpc3RFdmVudHMSIS5hZXZvbi5hdWRpdC52MS5MaXN0RXZlbnRzUmVxdWVzdBoiLmFldm9uLmF1ZGl0LnYxLkxpc3RFdmVudHNSZXNwb25zZRJWCgtWZXJpZnlDaGFpbhIiLmFldm9uLmF1ZGl0LnYxLlZlcmlmeUNoYWluUmVxdWVzdBojLmFldm9uLmF1ZGl0LnYxLlZlcmlmeUNoYWluUmVzcG9uc2USUwoKQ2hlY2twb2ludBIhLmFldm9uLmF1ZGl0LnYxLkNoZWNrcG9pbnRSZXF1ZXN0GiIuYWV2b24uYXVkaXQudjEuQ2hlY2twb2ludFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChphZXZvbi9hdWRpdC92MS9hdWRpdC5wcm90bxIOYWV2b24uYXVkaXQudjEisQIKCkF1ZGl0RXZlbnQSCgoCaWQYASABKAMSEAoIc2VxdWVuY2UYAiABKAMSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFYWN0b3IYBCABKAkSDgoGYWN0aW9uGAUgASgJEhUKDXJlc291cmNlX3R5cGUYBiABKAkSEwoLcmVzb3VyY2VfaWQYByABKAkSEgoKcmVxdWVzdF9pZBgIIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYCSABKAkSKAoHcGF5bG9hZBgKIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSFQoNcHJldmlvdXNfaGFzaBgLIAEoCRIMCgRoYXNoGAwgASgJEhQKDG9uX2JlaGFsZl9vZhgNIAEoCSLYAQoNQXBwZW5kUmVxdWVzdBIwCg9pZGVtcG90ZW5jeV9rZXkYASABKAlCF7pIFHISMhBeWyEiJC1+XXsxLDEyOH0kEioKBmFjdGlvbhgCIAEoCUIaukgXchUyE15bYS16MC05Ll8tXXsxLDY0fSQSIAoNcmVzb3VyY2VfdHlwZRgDIAEoCUIJukgGcgQQARhAEh0KC3Jlc291cmNlX2lkGAQgASgJQgi6SAVyAxiAARIoCgdwYXlsb2FkGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCI7Cg5BcHBlbmRSZXNwb25zZRIpCgVldmVudBgBIAEoCzIaLmFldm9uLmF1ZGl0LnYxLkF1ZGl0RXZlbnQiJgoPR2V0RXZlbnRSZXF1ZXN0EhMKAmlkGAEgASgDQge6SAQiAiAAIj0KEEdldEV2ZW50UmVzcG9uc2USKQoFZXZlbnQYASABKAsyGi5hZXZvbi5hdWRpdC52MS5BdWRpdEV2ZW50IsQEChFMaXN0RXZlbnRzUmVxdWVzdBIeCg1yZXNvdXJjZV90eXBlGAEgASgJQge6SARyAhhAEh0KC3Jlc291cmNlX2lkGAIgASgJQgi6SAVyAxiAARIXCgVhY3RvchgDIAEoCUIIukgFcgMYgAQSFwoGYWN0aW9uGAQgASgJQge6SARyAhhAEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIdCglwYWdlX3NpemUYByABKAVCCrpIBxoFGPQDKAASHAoKcGFnZV90b2tlbhgIIAEoCUIIukgFcgMYgAQ6ogK6SJ4CGo8BChllbmRfdGltZS5hZnRlcl9zdGFydF90aW1lEiFlbmRfdGltZSBtdXN0IGJlIGFmdGVyIHN0YXJ0X3RpbWUaTyFoYXModGhpcy5zdGFydF90aW1lKSB8fCAhaGFzKHRoaXMuZW5kX3RpbWUpIHx8IHRoaXMuZW5kX3RpbWUgPiB0aGlzLnN0YXJ0X3RpbWUaiQEKJ3Jlc291cmNlX3R5cGUucmVxdWlyZWRfd2l0aF9yZXNvdXJjZV9pZBIqcmVzb3VyY2VfdHlwZSBpcyByZXF1aXJlZCB3aXRoIHJlc291cmNlX2lkGjJ0aGlzLnJlc291cmNlX2lkID09ICcnIHx8IHRoaXMucmVzb3VyY2VfdHlwZSAhPSAnJyJZChJMaXN0RXZlbnRzUmVzcG9uc2USKgoGZXZlbnRzGAEgAygLMhouYWV2b24uYXVkaXQudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkikgIKElZlcmlmeUNoYWluUmVxdWVzdBIeCg1mcm9tX3NlcXVlbmNlGAEgASgDQge6SAQiAigAEhwKC3RvX3NlcXVlbmNlGAIgASgDQge6SAQiAigAEh8KCm1heF9ldmVudHMYAyABKANCC7pICCIGGKCNBigAOpwBukiYARqVAQokdG9fc2VxdWVuY2Uubm90X2JlZm9yZV9mcm9tX3NlcXVlbmNlEix0b19zZXF1ZW5jZSBtdXN0IG5vdCBiZSBiZWZvcmUgZnJvbV9zZXF1ZW5jZRo/dGhpcy50b19zZXF1ZW5jZSA9PSAwIHx8IHRoaXMudG9fc2VxdWVuY2UgPj0gdGhpcy5mcm9tX3NlcXVlbmNlIpwBChNWZXJpZnlDaGFpblJlc3BvbnNlEgoKAm9rGAEgASgIEg8KB2NoZWNrZWQYAiABKAMSHQoVZmlyc3RfYnJva2VuX3NlcXVlbmNlGAMgASgDEhAKCG1pc21hdGNoGAQgASgJEhAKCGV4cGVjdGVkGAUgASgJEg4KBmFjdHVhbBgGIAEoCRIVCg1uZXh0X3NlcXVlbmNlGAcgASgDIhMKEUNoZWNrcG9pbnRSZXF1ZXN0Ip0BChJDaGVja3BvaW50UmVzcG9uc2USEAoIc2VxdWVuY2UYASABKAMSDAoEaGFzaBgCIAEoCRIvCgtzZWFsZWRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOdW5zZWFsZWRfY291bnQYBCABKAMSHgoWb2xkZXN0X3Vuc2VhbGVkX2FnZV9tcxgFIAEoAyrSBQoLQXVkaXRBY3Rpb24SHAoYQVVESVRfQUNUSU9OX1VOU1BFQ0lGSUVEEAASJQohQVVESVRfQUNUSU9OX0lERU5USVRZX1VTRVJfQ1JFQVRFEAESJQohQVVESVRfQUNUSU9OX0lERU5USVRZX1VTRVJfVVBEQVRFEAISJgoiQVVESVRfQUNUSU9OX0lERU5USVRZX1VTRVJfU1VTUEVORBADEikKJUFVRElUX0FDVElPTl9JREVOVElUWV9VU0VSX1JFQUNUSVZBVEUQBBIlCiFBVURJVF9BQ1RJT05fSURFTlRJVFlfVVNFUl9ERUxFVEUQBRI1CjFBVURJVF9BQ1RJT05fSURFTlRJVFlfVVNFUl9MSU5LX0VYVEVSTkFMX0lERU5USVRZEAYSJgoiQVVESVRfQUNUSU9OX0xFREdFUl9BQ0NPVU5UX0NSRUFURRAHEiYKIkFVRElUX0FDVElPTl9MRURHRVJfQUNDT1VOVF9GUkVFWkUQCBIoCiRBVURJVF9BQ1RJT05fTEVER0VSX0FDQ09VTlRfVU5GUkVFWkUQCRIlCiFBVURJVF9BQ1RJT05fTEVER0VSX0FDQ09VTlRfQ0xPU0UQChIgChxBVURJVF9BQ1RJT05fTEVER0VSX1RSQU5TRkVSEAsSJgoiQVVESVRfQUNUSU9OX0xFREdFUl9UUkFOU0ZFUl9CQVRDSBAMEigKJEFVRElUX0FDVElPTl9MRURHRVJfVFJBTlNGRVJfUkVWRVJTRRANEiMKH0FVRElUX0FDVElPTl9MRURHRVJfSE9MRF9DUkVBVEUQDhIkCiBBVURJVF9BQ1RJT05fTEVER0VSX0hPTERfQ0FQVFVSRRAPEiEKHUFVRElUX0FDVElPTl9MRURHRVJfSE9MRF9WT0lEEBASIwofQVVESVRfQUNUSU9OX0xFREdFUl9IT0xEX0VYUElSRRARKt8BChFBdWRpdFJlc291cmNlVHlwZRIjCh9BVURJVF9SRVNPVVJDRV9UWVBFX1VOU1BFQ0lGSUVEEAASHAoYQVVESVRfUkVTT1VSQ0VfVFlQRV9VU0VSEAESHwobQVVESVRfUkVTT1VSQ0VfVFlQRV9BQ0NPVU5UEAISIAocQVVESVRfUkVTT1VSQ0VfVFlQRV9UUkFOU0ZFUhADEiYKIkFVRElUX1JFU09VUkNFX1RZUEVfVFJBTlNGRVJfQkFUQ0gQBBIcChhBVURJVF9SRVNPVVJDRV9UWVBFX0hPTEQQBTKoAwoMQXVkaXRTZXJ2aWNlEkcKBkFwcGVuZBIdLmFldm9uLmF1ZGl0LnYxLkFwcGVuZFJlcXVlc3QaHi5hZXZvbi5hdWRpdC52MS5BcHBlbmRSZXNwb25zZRJNCghHZXRFdmVudBIfLmFldm9uLmF1ZGl0LnYxLkdldEV2ZW50UmVxdWVzdBogLmFldm9uLmF1ZGl0LnYxLkdldEV2ZW50UmVzcG9uc2USUwoKTGlzdEV2ZW50cxIhLmFldm9uLmF1ZGl0LnYxLkxpc3RFdmVudHNSZXF1ZXN0GiIuYWV2b24uYXVkaXQudjEuTGlzdEV2ZW50c1Jlc3BvbnNlElYKC1ZlcmlmeUNoYWluEiIuYWV2b24uYXVkaXQudjEuVmVyaWZ5Q2hhaW5SZXF1ZXN0GiMuYWV2b24uYXVkaXQudjEuVmVyaWZ5Q2hhaW5SZXNwb25zZRJTCgpDaGVja3BvaW50EiEuYWV2b24uYXVkaXQudjEuQ2hlY2twb2ludFJlcXVlc3QaIi5hZXZvbi5hdWRpdC52MS5DaGVja3BvaW50UmVzcG9uc2ViBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
+ * One event of the audit log.
+ *
  * @generated from message aevon.audit.v1.AuditEvent
  */
 export type AuditEvent = Message<"aevon.audit.v1.AuditEvent"> & {
@@ -33,60 +36,89 @@ export type AuditEvent = Message<"aevon.audit.v1.AuditEvent"> & {
   sequence: bigint;
 
   /**
+   * The time of the transaction that wrote the event (millisecond precision).
+   *
    * @generated from field: google.protobuf.Timestamp time = 3;
    */
   time?: Timestamp | undefined;
 
   /**
-   * The calling service or principal (gRPC metadata `x-actor`).
+   * Who made the change: the caller's authenticated principal (its client
+   * certificate's SPIFFE ID, or its token's `sub`; `anonymous` when the
+   * service runs without authentication), or `system:ledger-of-record` for
+   * the service's own work (hold expiry). Never taken from the request.
    *
    * @generated from field: string actor = 4;
    */
   actor: string;
 
   /**
-   * e.g. "ledger.transfer", "identity.user.delete".
+   * What happened: one of AuditAction's strings, e.g. "ledger.transfer",
+   * "identity.user.delete", or an Append caller's own action.
    *
    * @generated from field: string action = 5;
    */
   action: string;
 
   /**
+   * What kind of thing it happened to: one of AuditResourceType's strings,
+   * e.g. "transfer", or an Append caller's own type.
+   *
    * @generated from field: string resource_type = 6;
    */
   resourceType: string;
 
   /**
+   * The id of that thing (a lower-case UUID for the service's own events).
+   *
    * @generated from field: string resource_id = 7;
    */
   resourceId: string;
 
   /**
+   * The call's x-request-id (generated when the caller sent none); empty for
+   * the service's own work.
+   *
    * @generated from field: string request_id = 8;
    */
   requestId: string;
 
   /**
+   * The call's idempotency key; empty for the service's own work.
+   *
    * @generated from field: string idempotency_key = 9;
    */
   idempotencyKey: string;
 
   /**
+   * Ids and amounts (int64 amounts as decimal strings); never personal data.
+   *
    * @generated from field: google.protobuf.Struct payload = 10;
    */
   payload?: JsonObject | undefined;
 
   /**
-   * Hex SHA-256; empty until sealed.
+   * Hex SHA-256 of the previous sealed event; empty until sealed.
    *
    * @generated from field: string previous_hash = 11;
    */
   previousHash: string;
 
   /**
+   * Hex SHA-256 chaining this event (see the service comment); empty until sealed.
+   *
    * @generated from field: string hash = 12;
    */
   hash: string;
+
+  /**
+   * Whom the actor said it acted for (gRPC metadata `x-actor`, e.g. the end
+   * user a service acts for); empty when not given. Recorded as claimed by
+   * the actor, not proven.
+   *
+   * @generated from field: string on_behalf_of = 13;
+   */
+  onBehalfOf: string;
 };
 
 /**
@@ -97,33 +129,42 @@ export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
   messageDesc(file_aevon_audit_v1_audit, 0);
 
 /**
+ * Appends an event of the caller's own.
+ *
  * @generated from message aevon.audit.v1.AppendRequest
  */
 export type AppendRequest = Message<"aevon.audit.v1.AppendRequest"> & {
   /**
+   * Required: 1 to 128 printable ASCII characters, without '#'.
+   *
    * @generated from field: string idempotency_key = 1;
    */
   idempotencyKey: string;
 
   /**
-   * 1 to 64 characters of [a-z0-9._-].
+   * Required: 1 to 64 characters of [a-z0-9._-].
    *
    * @generated from field: string action = 2;
    */
   action: string;
 
   /**
+   * Required: 1 to 64 characters.
+   *
    * @generated from field: string resource_type = 3;
    */
   resourceType: string;
 
   /**
+   * Optional: up to 128 characters.
+   *
    * @generated from field: string resource_id = 4;
    */
   resourceId: string;
 
   /**
-   * At most 64 KiB as JSON. Do not put personal data here: the log can never forget it.
+   * Optional: at most 64 KiB as JSON. Do not put personal data here: the log
+   * can never forget it.
    *
    * @generated from field: google.protobuf.Struct payload = 5;
    */
@@ -138,10 +179,14 @@ export const AppendRequestSchema: GenMessage<AppendRequest> = /*@__PURE__*/
   messageDesc(file_aevon_audit_v1_audit, 1);
 
 /**
+ * The appended event.
+ *
  * @generated from message aevon.audit.v1.AppendResponse
  */
 export type AppendResponse = Message<"aevon.audit.v1.AppendResponse"> & {
   /**
+   * The event, not yet sealed (sequence 0).
+   *
    * @generated from field: aevon.audit.v1.AuditEvent event = 1;
    */
   event?: AuditEvent | undefined;
@@ -155,10 +200,14 @@ export const AppendResponseSchema: GenMessage<AppendResponse> = /*@__PURE__*/
   messageDesc(file_aevon_audit_v1_audit, 2);
 
 /**
+ * Reads one event.
+ *
  * @generated from message aevon.audit.v1.GetEventRequest
  */
 export type GetEventRequest = Message<"aevon.audit.v1.GetEventRequest"> & {
   /**
+   * Required: the event's id (> 0).
+   *
    * @generated from field: int64 id = 1;
    */
   id: bigint;
@@ -172,10 +221,14 @@ export const GetEventRequestSchema: GenMessage<GetEventRequest> = /*@__PURE__*/
   messageDesc(file_aevon_audit_v1_audit, 3);
 
 /**
+ * The event asked for.
+ *
  * @generated from message aevon.audit.v1.GetEventResponse
  */
 export type GetEventResponse = Message<"aevon.audit.v1.GetEventResponse"> & {
   /**
+   * The event, with its seal once sealed.
+   *
    * @generated from field: aevon.audit.v1.AuditEvent event = 1;
    */
   event?: AuditEvent | undefined;
@@ -189,47 +242,66 @@ export const GetEventResponseSchema: GenMessage<GetEventResponse> = /*@__PURE__*
   messageDesc(file_aevon_audit_v1_audit, 4);
 
 /**
+ * Lists events; every filter is optional and they combine with AND. Each
+ * filter matches exactly (no wildcards).
+ *
  * @generated from message aevon.audit.v1.ListEventsRequest
  */
 export type ListEventsRequest = Message<"aevon.audit.v1.ListEventsRequest"> & {
   /**
+   * Only events on this resource type, when not empty; up to 64 characters.
+   *
    * @generated from field: string resource_type = 1;
    */
   resourceType: string;
 
   /**
+   * Only events on this resource, when not empty; up to 128 characters.
+   * Needs resource_type (ids are unique only within a type).
+   *
    * @generated from field: string resource_id = 2;
    */
   resourceId: string;
 
   /**
+   * Only events of this actor, when not empty; up to 512 characters.
+   *
    * @generated from field: string actor = 3;
    */
   actor: string;
 
   /**
+   * Only events with this action, when not empty; up to 64 characters.
+   *
    * @generated from field: string action = 4;
    */
   action: string;
 
   /**
+   * Inclusive lower bound on the event's time, when set.
+   *
    * @generated from field: google.protobuf.Timestamp start_time = 5;
    */
   startTime?: Timestamp | undefined;
 
   /**
+   * Exclusive upper bound on the event's time, when set; after start_time.
+   *
    * @generated from field: google.protobuf.Timestamp end_time = 6;
    */
   endTime?: Timestamp | undefined;
 
   /**
-   * 1 to 500; 0 means 50.
+   * 0 to 500; 0 means 50.
    *
    * @generated from field: int32 page_size = 7;
    */
   pageSize: number;
 
   /**
+   * From the previous response's next_page_token, with the same filters;
+   * empty for the first page. At most 512 characters.
+   *
    * @generated from field: string page_token = 8;
    */
   pageToken: string;
@@ -243,15 +315,21 @@ export const ListEventsRequestSchema: GenMessage<ListEventsRequest> = /*@__PURE_
   messageDesc(file_aevon_audit_v1_audit, 5);
 
 /**
+ * One page of events.
+ *
  * @generated from message aevon.audit.v1.ListEventsResponse
  */
 export type ListEventsResponse = Message<"aevon.audit.v1.ListEventsResponse"> & {
   /**
+   * Oldest first (see ListEvents for the order).
+   *
    * @generated from field: repeated aevon.audit.v1.AuditEvent events = 1;
    */
   events: AuditEvent[];
 
   /**
+   * Empty when there are no more pages.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -265,22 +343,34 @@ export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PUR
   messageDesc(file_aevon_audit_v1_audit, 6);
 
 /**
+ * Verifies (part of) the chain.
+ *
  * @generated from message aevon.audit.v1.VerifyChainRequest
  */
 export type VerifyChainRequest = Message<"aevon.audit.v1.VerifyChainRequest"> & {
   /**
-   * First sequence number to verify; 0 means 1. Its predecessor's stored hash is trusted.
+   * First sequence number to verify (>= 0); 0 means 1. Its predecessor's
+   * stored hash is trusted.
    *
    * @generated from field: int64 from_sequence = 1;
    */
   fromSequence: bigint;
 
   /**
-   * Last sequence number to verify; 0 means the head.
+   * Last sequence number to verify (>= 0, inclusive); 0 means the head. One
+   * call verifies at most `max_events` of the range; `next_sequence` in the
+   * reply says where to continue.
    *
    * @generated from field: int64 to_sequence = 2;
    */
   toSequence: bigint;
+
+  /**
+   * Most events one call verifies: 1 to 100,000; 0 means 100,000.
+   *
+   * @generated from field: int64 max_events = 3;
+   */
+  maxEvents: bigint;
 };
 
 /**
@@ -291,10 +381,14 @@ export const VerifyChainRequestSchema: GenMessage<VerifyChainRequest> = /*@__PUR
   messageDesc(file_aevon_audit_v1_audit, 7);
 
 /**
+ * What the verification found.
+ *
  * @generated from message aevon.audit.v1.VerifyChainResponse
  */
 export type VerifyChainResponse = Message<"aevon.audit.v1.VerifyChainResponse"> & {
   /**
+   * True when every event checked verified.
+   *
    * @generated from field: bool ok = 1;
    */
   ok: boolean;
@@ -307,28 +401,41 @@ export type VerifyChainResponse = Message<"aevon.audit.v1.VerifyChainResponse"> 
   checked: bigint;
 
   /**
-   * When not ok: the first sequence number that does not verify.
+   * When not ok: the first sequence number that does not verify; 0 when ok.
    *
    * @generated from field: int64 first_broken_sequence = 3;
    */
   firstBrokenSequence: bigint;
 
   /**
-   * What mismatched: "hash", "previous_hash", "missing_event", "sequence_gap".
+   * What mismatched: "hash", "previous_hash", "missing_event",
+   * "sequence_gap"; empty when ok.
    *
    * @generated from field: string mismatch = 4;
    */
   mismatch: string;
 
   /**
+   * When not ok: what the chain should hold there.
+   *
    * @generated from field: string expected = 5;
    */
   expected: string;
 
   /**
+   * When not ok: what it holds.
+   *
    * @generated from field: string actual = 6;
    */
   actual: string;
+
+  /**
+   * When ok but the range was longer than one call verifies: the sequence
+   * number to pass as from_sequence next; 0 when the whole range is verified.
+   *
+   * @generated from field: int64 next_sequence = 7;
+   */
+  nextSequence: bigint;
 };
 
 /**
@@ -339,6 +446,8 @@ export const VerifyChainResponseSchema: GenMessage<VerifyChainResponse> = /*@__P
   messageDesc(file_aevon_audit_v1_audit, 8);
 
 /**
+ * Reads the head of the chain; takes no parameters.
+ *
  * @generated from message aevon.audit.v1.CheckpointRequest
  */
 export type CheckpointRequest = Message<"aevon.audit.v1.CheckpointRequest"> & {
@@ -352,6 +461,8 @@ export const CheckpointRequestSchema: GenMessage<CheckpointRequest> = /*@__PURE_
   messageDesc(file_aevon_audit_v1_audit, 9);
 
 /**
+ * The head of the sealed chain and the seal delay.
+ *
  * @generated from message aevon.audit.v1.CheckpointResponse
  */
 export type CheckpointResponse = Message<"aevon.audit.v1.CheckpointResponse"> & {
@@ -363,23 +474,29 @@ export type CheckpointResponse = Message<"aevon.audit.v1.CheckpointResponse"> & 
   sequence: bigint;
 
   /**
+   * Hex SHA-256 of the head.
+   *
    * @generated from field: string hash = 2;
    */
   hash: string;
 
   /**
+   * When the head was sealed; unset when the chain is empty.
+   *
    * @generated from field: google.protobuf.Timestamp sealed_time = 3;
    */
   sealedTime?: Timestamp | undefined;
 
   /**
-   * Events committed but not yet sealed, and the age of the oldest (the seal delay).
+   * Events committed but not yet sealed.
    *
    * @generated from field: int64 unsealed_count = 4;
    */
   unsealedCount: bigint;
 
   /**
+   * Age of the oldest of them in ms (the seal delay); 0 when none.
+   *
    * @generated from field: int64 oldest_unsealed_age_ms = 5;
    */
   oldestUnsealedAgeMs: bigint;
@@ -391,6 +508,228 @@ export type CheckpointResponse = Message<"aevon.audit.v1.CheckpointResponse"> & 
  */
 export const CheckpointResponseSchema: GenMessage<CheckpointResponse> = /*@__PURE__*/
   messageDesc(file_aevon_audit_v1_audit, 10);
+
+/**
+ * The actions the service writes in AuditEvent.action, as documentation:
+ * events carry the string in each value's comment (between backticks), not
+ * this enum. The list is complete; a test fails when the code can write an
+ * action that is not here. Events appended with Append carry their caller's
+ * own actions.
+ *
+ * @generated from enum aevon.audit.v1.AuditAction
+ */
+export enum AuditAction {
+  /**
+   * Not an action; never written.
+   *
+   * @generated from enum value: AUDIT_ACTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * `identity.user.create`: CreateUser registered a user (resource `user`;
+   * payload: default_account_id).
+   *
+   * @generated from enum value: AUDIT_ACTION_IDENTITY_USER_CREATE = 1;
+   */
+  IDENTITY_USER_CREATE = 1,
+
+  /**
+   * `identity.user.update`: UpdateUser changed a user (resource `user`;
+   * payload: fields, version).
+   *
+   * @generated from enum value: AUDIT_ACTION_IDENTITY_USER_UPDATE = 2;
+   */
+  IDENTITY_USER_UPDATE = 2,
+
+  /**
+   * `identity.user.suspend`: SuspendUser (resource `user`; payload:
+   * from_status, reason).
+   *
+   * @generated from enum value: AUDIT_ACTION_IDENTITY_USER_SUSPEND = 3;
+   */
+  IDENTITY_USER_SUSPEND = 3,
+
+  /**
+   * `identity.user.reactivate`: ReactivateUser (resource `user`; payload:
+   * from_status, reason).
+   *
+   * @generated from enum value: AUDIT_ACTION_IDENTITY_USER_REACTIVATE = 4;
+   */
+  IDENTITY_USER_REACTIVATE = 4,
+
+  /**
+   * `identity.user.delete`: DeleteUser erased a user (resource `user`;
+   * payload: reason).
+   *
+   * @generated from enum value: AUDIT_ACTION_IDENTITY_USER_DELETE = 5;
+   */
+  IDENTITY_USER_DELETE = 5,
+
+  /**
+   * `identity.user.link_external_identity`: LinkExternalIdentity (resource
+   * `user`; payload: provider).
+   *
+   * @generated from enum value: AUDIT_ACTION_IDENTITY_USER_LINK_EXTERNAL_IDENTITY = 6;
+   */
+  IDENTITY_USER_LINK_EXTERNAL_IDENTITY = 6,
+
+  /**
+   * `ledger.account.create`: CreateAccount opened an account (resource
+   * `account`; payload: owner_type, owner_id, currency, min_balance,
+   * is_default). The wallet CreateUser opens is in identity.user.create.
+   *
+   * @generated from enum value: AUDIT_ACTION_LEDGER_ACCOUNT_CREATE = 7;
+   */
+  LEDGER_ACCOUNT_CREATE = 7,
+
+  /**
+   * `ledger.account.freeze`: FreezeAccount (resource `account`; payload:
+   * from_status, to_status, reason).
+   *
+   * @generated from enum value: AUDIT_ACTION_LEDGER_ACCOUNT_FREEZE = 8;
+   */
+  LEDGER_ACCOUNT_FREEZE = 8,
+
+  /**
+   * `ledger.account.unfreeze`: UnfreezeAccount (resource `account`; payload:
+   * from_status, to_status, reason).
+   *
+   * @generated from enum value: AUDIT_ACTION_LEDGER_ACCOUNT_UNFREEZE = 9;
+   */
+  LEDGER_ACCOUNT_UNFREEZE = 9,
+
+  /**
+   * `ledger.account.close`: CloseAccount (resource `account`; payload:
+   * from_status, to_status, reason).
+   *
+   * @generated from enum value: AUDIT_ACTION_LEDGER_ACCOUNT_CLOSE = 10;
+   */
+  LEDGER_ACCOUNT_CLOSE = 10,
+
+  /**
+   * `ledger.transfer`: Transfer posted a transfer (resource `transfer`;
+   * payload: debit_account_id, credit_account_id, amount, currency).
+   *
+   * @generated from enum value: AUDIT_ACTION_LEDGER_TRANSFER = 11;
+   */
+  LEDGER_TRANSFER = 11,
+
+  /**
+   * `ledger.transfer_batch`: TransferBatch posted a batch, one event for all
+   * legs (resource `transfer_batch`, the batch id; payload: transfers).
+   *
+   * @generated from enum value: AUDIT_ACTION_LEDGER_TRANSFER_BATCH = 12;
+   */
+  LEDGER_TRANSFER_BATCH = 12,
+
+  /**
+   * `ledger.transfer.reverse`: ReverseTransfer posted a reversal (resource
+   * `transfer`, the reversal's id; payload: reverses_transfer_id, amount,
+   * currency, reversed_amount).
+   *
+   * @generated from enum value: AUDIT_ACTION_LEDGER_TRANSFER_REVERSE = 13;
+   */
+  LEDGER_TRANSFER_REVERSE = 13,
+
+  /**
+   * `ledger.hold.create`: CreateHold (resource `hold`; payload: accounts,
+   * amount, currency, expires_at).
+   *
+   * @generated from enum value: AUDIT_ACTION_LEDGER_HOLD_CREATE = 14;
+   */
+  LEDGER_HOLD_CREATE = 14,
+
+  /**
+   * `ledger.hold.capture`: CaptureHold (resource `hold`; payload: accounts,
+   * amount, currency, captured_amount, transfer_id).
+   *
+   * @generated from enum value: AUDIT_ACTION_LEDGER_HOLD_CAPTURE = 15;
+   */
+  LEDGER_HOLD_CAPTURE = 15,
+
+  /**
+   * `ledger.hold.void`: VoidHold (resource `hold`; payload: accounts, amount,
+   * currency, status).
+   *
+   * @generated from enum value: AUDIT_ACTION_LEDGER_HOLD_VOID = 16;
+   */
+  LEDGER_HOLD_VOID = 16,
+
+  /**
+   * `ledger.hold.expire`: the expiry job released a hold (resource `hold`;
+   * actor `system:ledger-of-record`; payload: accounts, amount, currency).
+   *
+   * @generated from enum value: AUDIT_ACTION_LEDGER_HOLD_EXPIRE = 17;
+   */
+  LEDGER_HOLD_EXPIRE = 17,
+}
+
+/**
+ * Describes the enum aevon.audit.v1.AuditAction.
+ */
+export const AuditActionSchema: GenEnum<AuditAction> = /*@__PURE__*/
+  enumDesc(file_aevon_audit_v1_audit, 0);
+
+/**
+ * The resource types the service writes in AuditEvent.resource_type, as
+ * documentation: events carry the string in each value's comment (between
+ * backticks). The list is complete; a test fails when the code can write a
+ * resource type that is not here. Events appended with Append carry their
+ * caller's own resource types.
+ *
+ * @generated from enum aevon.audit.v1.AuditResourceType
+ */
+export enum AuditResourceType {
+  /**
+   * Not a resource type; never written.
+   *
+   * @generated from enum value: AUDIT_RESOURCE_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * `user`: resource_id is a user id.
+   *
+   * @generated from enum value: AUDIT_RESOURCE_TYPE_USER = 1;
+   */
+  USER = 1,
+
+  /**
+   * `account`: resource_id is a ledger account id.
+   *
+   * @generated from enum value: AUDIT_RESOURCE_TYPE_ACCOUNT = 2;
+   */
+  ACCOUNT = 2,
+
+  /**
+   * `transfer`: resource_id is a transfer id (a reversal's own id for
+   * `ledger.transfer.reverse`).
+   *
+   * @generated from enum value: AUDIT_RESOURCE_TYPE_TRANSFER = 3;
+   */
+  TRANSFER = 3,
+
+  /**
+   * `transfer_batch`: resource_id is a TransferBatch's batch_id.
+   *
+   * @generated from enum value: AUDIT_RESOURCE_TYPE_TRANSFER_BATCH = 4;
+   */
+  TRANSFER_BATCH = 4,
+
+  /**
+   * `hold`: resource_id is a hold id.
+   *
+   * @generated from enum value: AUDIT_RESOURCE_TYPE_HOLD = 5;
+   */
+  HOLD = 5,
+}
+
+/**
+ * Describes the enum aevon.audit.v1.AuditResourceType.
+ */
+export const AuditResourceTypeSchema: GenEnum<AuditResourceType> = /*@__PURE__*/
+  enumDesc(file_aevon_audit_v1_audit, 1);
 
 /**
  * The Aegis audit log: append-only (PostgreSQL triggers refuse UPDATE,
@@ -405,11 +744,22 @@ export const CheckpointResponseSchema: GenMessage<CheckpointResponse> = /*@__PUR
  * where canonical_json is documented in docs/AUDIT_CHAIN.md, so a third
  * party can verify the chain from an export.
  *
+ * The actions and resource types the service itself writes are listed in
+ * AuditAction and AuditResourceType (events carry them as strings; Append
+ * records whatever its caller sends). Time ranges are half-open: the start
+ * is inclusive, the end exclusive. Every request is checked against the
+ * buf.validate rules on its fields first: a request that breaks one is
+ * refused with INVALID_ARGUMENT and a google.rpc.BadRequest listing every
+ * rule it breaks (field path and rule id).
+ *
  * @generated from service aevon.audit.v1.AuditService
  */
 export const AuditService: GenService<{
   /**
-   * Appends a security event of the caller's own (e.g. from Aegis).
+   * Appends a security event of the caller's own (e.g. from Aegis). It takes
+   * an idempotency key like every mutating RPC: the first outcome is final,
+   * and only UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED and ABORTED
+   * RETRIES_EXHAUSTED may be retried with the same key.
    *
    * @generated from rpc aevon.audit.v1.AuditService.Append
    */
@@ -419,7 +769,7 @@ export const AuditService: GenService<{
     output: typeof AppendResponseSchema;
   },
   /**
-   * Returns one event by id.
+   * Returns one event by id. NOT_FOUND when there is none.
    *
    * @generated from rpc aevon.audit.v1.AuditService.GetEvent
    */
@@ -429,7 +779,10 @@ export const AuditService: GenService<{
     output: typeof GetEventResponseSchema;
   },
   /**
-   * Lists events, filtered by resource, actor, action and time; oldest first.
+   * Lists events, filtered by resource, actor, action and time; oldest first:
+   * in id order (the order they were written), except with a time range as
+   * the only filter, in time order (then id), since an event's time is its
+   * transaction's and does not follow id order.
    *
    * @generated from rpc aevon.audit.v1.AuditService.ListEvents
    */

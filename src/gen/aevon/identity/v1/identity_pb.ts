@@ -4,17 +4,18 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { ReadConsistency } from "../../type/v1/read_consistency_pb.js";
 import { file_aevon_type_v1_read_consistency } from "../../type/v1/read_consistency_pb.js";
+import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file aevon/identity/v1/identity.proto.
  */
 export const file_aevon_identity_v1_identity: GenFile = /*@__PURE__*/
-  fileDesc("CiBhZXZvbi9pZGVudGl0eS92MS9pZGVudGl0eS5wcm90bxIRYWV2b24uaWRlbnRpdHkudjEiNQoQRXh0ZXJuYWxJZGVudGl0eRIQCghwcm92aWRlchgBIAEoCRIPCgdzdWJqZWN0GAIgASgJIscCCgRVc2VyEgoKAmlkGAEgASgJEg4KBmhhbmRsZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIUCgxkaXNwbGF5X25hbWUYBCABKAkSLQoGc3RhdHVzGAUgASgOMh0uYWV2b24uaWRlbnRpdHkudjEuVXNlclN0YXR1cxIPCgd2ZXJzaW9uGAYgASgDEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASQAoTZXh0ZXJuYWxfaWRlbnRpdGllcxgJIAMoCzIjLmFldm9uLmlkZW50aXR5LnYxLkV4dGVybmFsSWRlbnRpdHkSGgoSZGVmYXVsdF9hY2NvdW50X2lkGAogASgJIqEBChFDcmVhdGVVc2VyUmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSDgoGaGFuZGxlGAIgASgJEg0KBWVtYWlsGAMgASgJEhQKDGRpc3BsYXlfbmFtZRgEIAEoCRI+ChFleHRlcm5hbF9pZGVudGl0eRgFIAEoCzIjLmFldm9uLmlkZW50aXR5LnYxLkV4dGVybmFsSWRlbnRpdHkiOwoSQ3JlYXRlVXNlclJlc3BvbnNlEiUKBHVzZXIYASABKAsyFy5hZXZvbi5pZGVudGl0eS52MS5Vc2VyIscBCg5HZXRVc2VyUmVxdWVzdBIRCgd1c2VyX2lkGAEgASgJSAASEAoGaGFuZGxlGAIgASgJSAASDwoFZW1haWwYAyABKAlIABJAChFleHRlcm5hbF9pZGVudGl0eRgEIAEoCzIjLmFldm9uLmlkZW50aXR5LnYxLkV4dGVybmFsSWRlbnRpdHlIABIzCgtjb25zaXN0ZW5jeRgFIAEoDjIeLmFldm9uLnR5cGUudjEuUmVhZENvbnNpc3RlbmN5QggKBmxvb2t1cCI4Cg9HZXRVc2VyUmVzcG9uc2USJQoEdXNlchgBIAEoCzIXLmFldm9uLmlkZW50aXR5LnYxLlVzZXIiXQoUQmF0Y2hHZXRVc2Vyc1JlcXVlc3QSEAoIdXNlcl9pZHMYASADKAkSMwoLY29uc2lzdGVuY3kYAiABKA4yHi5hZXZvbi50eXBlLnYxLlJlYWRDb25zaXN0ZW5jeSI/ChVCYXRjaEdldFVzZXJzUmVzcG9uc2USJgoFdXNlcnMYASADKAsyFy5hZXZvbi5pZGVudGl0eS52MS5Vc2VyIrQBChFVcGRhdGVVc2VyUmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgDEi8KC3VwZGF0ZV9tYXNrGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxIOCgZoYW5kbGUYBSABKAkSDQoFZW1haWwYBiABKAkSFAoMZGlzcGxheV9uYW1lGAcgASgJIjsKElVwZGF0ZVVzZXJSZXNwb25zZRIlCgR1c2VyGAEgASgLMhcuYWV2b24uaWRlbnRpdHkudjEuVXNlciJOChJTdXNwZW5kVXNlclJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIjwKE1N1c3BlbmRVc2VyUmVzcG9uc2USJQoEdXNlchgBIAEoCzIXLmFldm9uLmlkZW50aXR5LnYxLlVzZXIiUQoVUmVhY3RpdmF0ZVVzZXJSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSI/ChZSZWFjdGl2YXRlVXNlclJlc3BvbnNlEiUKBHVzZXIYASABKAsyFy5hZXZvbi5pZGVudGl0eS52MS5Vc2VyIk0KEURlbGV0ZVVzZXJSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSI7ChJEZWxldGVVc2VyUmVzcG9uc2USJQoEdXNlchgBIAEoCzIXLmFldm9uLmlkZW50aXR5LnYxLlVzZXIi5gEKEExpc3RVc2Vyc1JlcXVlc3QSLQoGc3RhdHVzGAEgASgOMh0uYWV2b24uaWRlbnRpdHkudjEuVXNlclN0YXR1cxIxCg1jcmVhdGVkX2FmdGVyGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNaGFuZGxlX3ByZWZpeBgEIAEoCRIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSJUChFMaXN0VXNlcnNSZXNwb25zZRImCgV1c2VycxgBIAMoCzIXLmFldm9uLmlkZW50aXR5LnYxLlVzZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIocBChtMaW5rRXh0ZXJuYWxJZGVudGl0eVJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEg8KB3VzZXJfaWQYAiABKAkSPgoRZXh0ZXJuYWxfaWRlbnRpdHkYAyABKAsyIy5hZXZvbi5pZGVudGl0eS52MS5FeHRlcm5hbElkZW50aXR5IkUKHExpbmtFeHRlcm5hbElkZW50aXR5UmVzcG9uc2USJQoEdXNlchgBIAEoCzIXLmFldm9uLmlkZW50aXR5LnYxLlVzZXIqdQoKVXNlclN0YXR1cxIbChdVU0VSX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKElVTRVJfU1RBVFVTX0FDVElWRRABEhkKFVVTRVJfU1RBVFVTX1NVU1BFTkRFRBACEhcKE1VTRVJfU1RBVFVTX0RFTEVURUQQAzLuBgoPSWRlbnRpdHlTZXJ2aWNlElkKCkNyZWF0ZVVzZXISJC5hZXZvbi5pZGVudGl0eS52MS5DcmVhdGVVc2VyUmVxdWVzdBolLmFldm9uLmlkZW50aXR5LnYxLkNyZWF0ZVVzZXJSZXNwb25zZRJQCgdHZXRVc2VyEiEuYWV2b24uaWRlbnRpdHkudjEuR2V0VXNlclJlcXVlc3QaIi5hZXZvbi5pZGVudGl0eS52MS5HZXRVc2VyUmVzcG9uc2USYgoNQmF0Y2hHZXRVc2VycxInLmFldm9uLmlkZW50aXR5LnYxLkJhdGNoR2V0VXNlcnNSZXF1ZXN0GiguYWV2b24uaWRlbnRpdHkudjEuQmF0Y2hHZXRVc2Vyc1Jlc3BvbnNlElkKClVwZGF0ZVVzZXISJC5hZXZvbi5pZGVudGl0eS52MS5VcGRhdGVVc2VyUmVxdWVzdBolLmFldm9uLmlkZW50aXR5LnYxLlVwZGF0ZVVzZXJSZXNwb25zZRJcCgtTdXNwZW5kVXNlchIlLmFldm9uLmlkZW50aXR5LnYxLlN1c3BlbmRVc2VyUmVxdWVzdBomLmFldm9uLmlkZW50aXR5LnYxLlN1c3BlbmRVc2VyUmVzcG9uc2USZQoOUmVhY3RpdmF0ZVVzZXISKC5hZXZvbi5pZGVudGl0eS52MS5SZWFjdGl2YXRlVXNlclJlcXVlc3QaKS5hZXZvbi5pZGVudGl0eS52MS5SZWFjdGl2YXRlVXNlclJlc3BvbnNlElkKCkRlbGV0ZVVzZXISJC5hZXZvbi5pZGVudGl0eS52MS5EZWxldGVVc2VyUmVxdWVzdBolLmFldm9uLmlkZW50aXR5LnYxLkRlbGV0ZVVzZXJSZXNwb25zZRJWCglMaXN0VXNlcnMSIy5hZXZvbi5pZGVudGl0eS52MS5MaXN0VXNlcnNSZXF1ZXN0GiQuYWV2b24uaWRlbnRpdHkudjEuTGlzdFVzZXJzUmVzcG9uc2USdwoUTGlua0V4dGVybmFsSWRlbnRpdHkSLi5hZXZvbi5pZGVudGl0eS52MS5MaW5rRXh0ZXJuYWxJZGVudGl0eVJlcXVlc3QaLy5hZXZvbi5pZGVudGl0eS52MS5MaW5rRXh0ZXJuYWxJZGVudGl0eVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_aevon_type_v1_read_consistency]);
+  fileDesc("CiBhZXZvbi9pZGVudGl0eS92MS9pZGVudGl0eS5wcm90bxIRYWV2b24uaWRlbnRpdHkudjEiTQoQRXh0ZXJuYWxJZGVudGl0eRIcCghwcm92aWRlchgBIAEoCUIKukgHcgUQARj/ARIbCgdzdWJqZWN0GAIgASgJQgq6SAdyBRABGP8BIscCCgRVc2VyEgoKAmlkGAEgASgJEg4KBmhhbmRsZRgCIAEoCRINCgVlbWFpbBgDIAEoCRIUCgxkaXNwbGF5X25hbWUYBCABKAkSLQoGc3RhdHVzGAUgASgOMh0uYWV2b24uaWRlbnRpdHkudjEuVXNlclN0YXR1cxIPCgd2ZXJzaW9uGAYgASgDEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASQAoTZXh0ZXJuYWxfaWRlbnRpdGllcxgJIAMoCzIjLmFldm9uLmlkZW50aXR5LnYxLkV4dGVybmFsSWRlbnRpdHkSGgoSZGVmYXVsdF9hY2NvdW50X2lkGAogASgJIt4CChFDcmVhdGVVc2VyUmVxdWVzdBIwCg9pZGVtcG90ZW5jeV9rZXkYASABKAlCF7pIFHISMhBeWyEiJC1+XXsxLDEyOH0kEjMKBmhhbmRsZRgCIAEoCUIjukggch4yHF5bQS1aYS16XVtBLVphLXowLTlfXXsyLDI5fSQSaQoFZW1haWwYAyABKAlCWrpIV9gBAXJSGP4BMk1eW15AXHNccHtafVx4MEJceHtGRUZGfV0rQFteQFxzXHB7Wn1ceDBCXHh7RkVGRn1dK1wuW15AXHNccHtafVx4MEJceHtGRUZGfV0rJBI3CgxkaXNwbGF5X25hbWUYBCABKAlCIbpIHnIcGGQyGF5bXlx4MDAtXHgxRlx4N0YtXHg5Rl0qJBI+ChFleHRlcm5hbF9pZGVudGl0eRgFIAEoCzIjLmFldm9uLmlkZW50aXR5LnYxLkV4dGVybmFsSWRlbnRpdHkiOwoSQ3JlYXRlVXNlclJlc3BvbnNlEiUKBHVzZXIYASABKAsyFy5hZXZvbi5pZGVudGl0eS52MS5Vc2VyIp0DCg5HZXRVc2VyUmVxdWVzdBJYCgd1c2VyX2lkGAEgASgJQkW6SEJyQDI+XlswLTlhLWZdezh9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezEyfSRIABI1CgZoYW5kbGUYAiABKAlCI7pIIHIeMhxeW0EtWmEtel1bQS1aYS16MC05X117MiwyOX0kSAASaAoFZW1haWwYAyABKAlCV7pIVHJSGP4BMk1eW15AXHNccHtafVx4MEJceHtGRUZGfV0rQFteQFxzXHB7Wn1ceDBCXHh7RkVGRn1dK1wuW15AXHNccHtafVx4MEJceHtGRUZGfV0rJEgAEkAKEWV4dGVybmFsX2lkZW50aXR5GAQgASgLMiMuYWV2b24uaWRlbnRpdHkudjEuRXh0ZXJuYWxJZGVudGl0eUgAEj0KC2NvbnNpc3RlbmN5GAUgASgOMh4uYWV2b24udHlwZS52MS5SZWFkQ29uc2lzdGVuY3lCCLpIBYIBAhABQg8KBmxvb2t1cBIFukgCCAEiOAoPR2V0VXNlclJlc3BvbnNlEiUKBHVzZXIYASABKAsyFy5hZXZvbi5pZGVudGl0eS52MS5Vc2VyIrcBChRCYXRjaEdldFVzZXJzUmVxdWVzdBJgCgh1c2VyX2lkcxgBIAMoCUJOukhLkgFICAEQZCJCckAyPl5bMC05YS1mXXs4fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXsxMn0kEj0KC2NvbnNpc3RlbmN5GAIgASgOMh4uYWV2b24udHlwZS52MS5SZWFkQ29uc2lzdGVuY3lCCLpIBYIBAhABIj8KFUJhdGNoR2V0VXNlcnNSZXNwb25zZRImCgV1c2VycxgBIAMoCzIXLmFldm9uLmlkZW50aXR5LnYxLlVzZXIi7gYKEVVwZGF0ZVVzZXJSZXF1ZXN0EjAKD2lkZW1wb3RlbmN5X2tleRgBIAEoCUIXukgUchIyEF5bISIkLX5dezEsMTI4fSQSVgoHdXNlcl9pZBgCIAEoCUJFukhCckAyPl5bMC05YS1mXXs4fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXsxMn0kEhgKB3ZlcnNpb24YAyABKANCB7pIBCICIAASpgIKC3VwZGF0ZV9tYXNrGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0L0AbpI8AG6AWQKFXVwZGF0ZV9tYXNrLm5vdF9lbXB0eRI1bXVzdCBuYW1lIGF0IGxlYXN0IG9uZSBvZiBoYW5kbGUsIGVtYWlsLCBkaXNwbGF5X25hbWUaFHNpemUodGhpcy5wYXRocykgPiAwugGCAQoVdXBkYXRlX21hc2sudXBkYXRhYmxlEixtYXkgb25seSBuYW1lIGhhbmRsZSwgZW1haWwgYW5kIGRpc3BsYXlfbmFtZRo7dGhpcy5wYXRocy5hbGwocCwgcCBpbiBbJ2hhbmRsZScsICdlbWFpbCcsICdkaXNwbGF5X25hbWUnXSnIAQESNgoGaGFuZGxlGAUgASgJQia6SCPYAQFyHjIcXltBLVphLXpdW0EtWmEtejAtOV9dezIsMjl9JBJpCgVlbWFpbBgGIAEoCUJaukhX2AEBclIY/gEyTV5bXkBcc1xwe1p9XHgwQlx4e0ZFRkZ9XStAW15AXHNccHtafVx4MEJceHtGRUZGfV0rXC5bXkBcc1xwe1p9XHgwQlx4e0ZFRkZ9XSskEjcKDGRpc3BsYXlfbmFtZRgHIAEoCUIhukgechwYZDIYXlteXHgwMC1ceDFGXHg3Ri1ceDlGXSokOq8BukirARqoAQoXaGFuZGxlLnJlcXVpcmVkX2J5X21hc2sSN2hhbmRsZSBpcyBuYW1lZCBpbiB1cGRhdGVfbWFzaywgc28gaXQgbXVzdCBub3QgYmUgZW1wdHkaVCFoYXModGhpcy51cGRhdGVfbWFzaykgfHwgISgnaGFuZGxlJyBpbiB0aGlzLnVwZGF0ZV9tYXNrLnBhdGhzKSB8fCB0aGlzLmhhbmRsZSAhPSAnJyI7ChJVcGRhdGVVc2VyUmVzcG9uc2USJQoEdXNlchgBIAEoCzIXLmFldm9uLmlkZW50aXR5LnYxLlVzZXIiuAEKElN1c3BlbmRVc2VyUmVxdWVzdBIwCg9pZGVtcG90ZW5jeV9rZXkYASABKAlCF7pIFHISMhBeWyEiJC1+XXsxLDEyOH0kElYKB3VzZXJfaWQYAiABKAlCRbpIQnJAMj5eWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JBIYCgZyZWFzb24YAyABKAlCCLpIBXIDGIACIjwKE1N1c3BlbmRVc2VyUmVzcG9uc2USJQoEdXNlchgBIAEoCzIXLmFldm9uLmlkZW50aXR5LnYxLlVzZXIiuwEKFVJlYWN0aXZhdGVVc2VyUmVxdWVzdBIwCg9pZGVtcG90ZW5jeV9rZXkYASABKAlCF7pIFHISMhBeWyEiJC1+XXsxLDEyOH0kElYKB3VzZXJfaWQYAiABKAlCRbpIQnJAMj5eWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JBIYCgZyZWFzb24YAyABKAlCCLpIBXIDGIACIj8KFlJlYWN0aXZhdGVVc2VyUmVzcG9uc2USJQoEdXNlchgBIAEoCzIXLmFldm9uLmlkZW50aXR5LnYxLlVzZXIitwEKEURlbGV0ZVVzZXJSZXF1ZXN0EjAKD2lkZW1wb3RlbmN5X2tleRgBIAEoCUIXukgUchIyEF5bISIkLX5dezEsMTI4fSQSVgoHdXNlcl9pZBgCIAEoCUJFukhCckAyPl5bMC05YS1mXXs4fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXsxMn0kEhgKBnJlYXNvbhgDIAEoCUIIukgFcgMYgAIiOwoSRGVsZXRlVXNlclJlc3BvbnNlEiUKBHVzZXIYASABKAsyFy5hZXZvbi5pZGVudGl0eS52MS5Vc2VyIuADChBMaXN0VXNlcnNSZXF1ZXN0EjcKBnN0YXR1cxgBIAEoDjIdLmFldm9uLmlkZW50aXR5LnYxLlVzZXJTdGF0dXNCCLpIBYIBAhABEjEKDWNyZWF0ZWRfYWZ0ZXIYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg1oYW5kbGVfcHJlZml4GAQgASgJQhu6SBhyFjIUXltBLVphLXowLTlfXXswLDMwfSQSHQoJcGFnZV9zaXplGAUgASgFQgq6SAcaBRj0AygAEhwKCnBhZ2VfdG9rZW4YBiABKAlCCLpIBXIDGIAEOroBuki2ARqzAQoiY3JlYXRlZF9iZWZvcmUuYWZ0ZXJfY3JlYXRlZF9hZnRlchIqY3JlYXRlZF9iZWZvcmUgbXVzdCBiZSBhZnRlciBjcmVhdGVkX2FmdGVyGmEhaGFzKHRoaXMuY3JlYXRlZF9hZnRlcikgfHwgIWhhcyh0aGlzLmNyZWF0ZWRfYmVmb3JlKSB8fCB0aGlzLmNyZWF0ZWRfYmVmb3JlID4gdGhpcy5jcmVhdGVkX2FmdGVyIlQKEUxpc3RVc2Vyc1Jlc3BvbnNlEiYKBXVzZXJzGAEgAygLMhcuYWV2b24uaWRlbnRpdHkudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki7wEKG0xpbmtFeHRlcm5hbElkZW50aXR5UmVxdWVzdBIwCg9pZGVtcG90ZW5jeV9rZXkYASABKAlCF7pIFHISMhBeWyEiJC1+XXsxLDEyOH0kElYKB3VzZXJfaWQYAiABKAlCRbpIQnJAMj5eWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JBJGChFleHRlcm5hbF9pZGVudGl0eRgDIAEoCzIjLmFldm9uLmlkZW50aXR5LnYxLkV4dGVybmFsSWRlbnRpdHlCBrpIA8gBASJFChxMaW5rRXh0ZXJuYWxJZGVudGl0eVJlc3BvbnNlEiUKBHVzZXIYASABKAsyFy5hZXZvbi5pZGVudGl0eS52MS5Vc2VyKnUKClVzZXJTdGF0dXMSGwoXVVNFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJVU0VSX1NUQVRVU19BQ1RJVkUQARIZChVVU0VSX1NUQVRVU19TVVNQRU5ERUQQAhIXChNVU0VSX1NUQVRVU19ERUxFVEVEEAMy7gYKD0lkZW50aXR5U2VydmljZRJZCgpDcmVhdGVVc2VyEiQuYWV2b24uaWRlbnRpdHkudjEuQ3JlYXRlVXNlclJlcXVlc3QaJS5hZXZvbi5pZGVudGl0eS52MS5DcmVhdGVVc2VyUmVzcG9uc2USUAoHR2V0VXNlchIhLmFldm9uLmlkZW50aXR5LnYxLkdldFVzZXJSZXF1ZXN0GiIuYWV2b24uaWRlbnRpdHkudjEuR2V0VXNlclJlc3BvbnNlEmIKDUJhdGNoR2V0VXNlcnMSJy5hZXZvbi5pZGVudGl0eS52MS5CYXRjaEdldFVzZXJzUmVxdWVzdBooLmFldm9uLmlkZW50aXR5LnYxLkJhdGNoR2V0VXNlcnNSZXNwb25zZRJZCgpVcGRhdGVVc2VyEiQuYWV2b24uaWRlbnRpdHkudjEuVXBkYXRlVXNlclJlcXVlc3QaJS5hZXZvbi5pZGVudGl0eS52MS5VcGRhdGVVc2VyUmVzcG9uc2USXAoLU3VzcGVuZFVzZXISJS5hZXZvbi5pZGVudGl0eS52MS5TdXNwZW5kVXNlclJlcXVlc3QaJi5hZXZvbi5pZGVudGl0eS52MS5TdXNwZW5kVXNlclJlc3BvbnNlEmUKDlJlYWN0aXZhdGVVc2VyEiguYWV2b24uaWRlbnRpdHkudjEuUmVhY3RpdmF0ZVVzZXJSZXF1ZXN0GikuYWV2b24uaWRlbnRpdHkudjEuUmVhY3RpdmF0ZVVzZXJSZXNwb25zZRJZCgpEZWxldGVVc2VyEiQuYWV2b24uaWRlbnRpdHkudjEuRGVsZXRlVXNlclJlcXVlc3QaJS5hZXZvbi5pZGVudGl0eS52MS5EZWxldGVVc2VyUmVzcG9uc2USVgoJTGlzdFVzZXJzEiMuYWV2b24uaWRlbnRpdHkudjEuTGlzdFVzZXJzUmVxdWVzdBokLmFldm9uLmlkZW50aXR5LnYxLkxpc3RVc2Vyc1Jlc3BvbnNlEncKFExpbmtFeHRlcm5hbElkZW50aXR5Ei4uYWV2b24uaWRlbnRpdHkudjEuTGlua0V4dGVybmFsSWRlbnRpdHlSZXF1ZXN0Gi8uYWV2b24uaWRlbnRpdHkudjEuTGlua0V4dGVybmFsSWRlbnRpdHlSZXNwb25zZWIGcHJvdG8z", [file_aevon_type_v1_read_consistency, file_buf_validate_validate, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * An identity provider's subject, e.g. provider "https://accounts.google.com", subject "1098…".
@@ -23,14 +24,14 @@ export const file_aevon_identity_v1_identity: GenFile = /*@__PURE__*/
  */
 export type ExternalIdentity = Message<"aevon.identity.v1.ExternalIdentity"> & {
   /**
-   * 1 to 255 characters.
+   * The provider (e.g. an OIDC issuer): 1 to 255 characters.
    *
    * @generated from field: string provider = 1;
    */
   provider: string;
 
   /**
-   * 1 to 255 characters.
+   * The provider's id of the user (e.g. OIDC `sub`): 1 to 255 characters.
    *
    * @generated from field: string subject = 2;
    */
@@ -45,11 +46,13 @@ export const ExternalIdentitySchema: GenMessage<ExternalIdentity> = /*@__PURE__*
   messageDesc(file_aevon_identity_v1_identity, 0);
 
 /**
+ * A registered user.
+ *
  * @generated from message aevon.identity.v1.User
  */
 export type User = Message<"aevon.identity.v1.User"> & {
   /**
-   * Server-assigned, time-ordered UUID (v7).
+   * Server-assigned, time-ordered UUID (v7), lower-case.
    *
    * @generated from field: string id = 1;
    */
@@ -63,42 +66,51 @@ export type User = Message<"aevon.identity.v1.User"> & {
   handle: string;
 
   /**
-   * Empty when none (or deleted).
+   * Empty when none (or deleted); case kept as sent.
    *
    * @generated from field: string email = 3;
    */
   email: string;
 
   /**
-   * Up to 100 characters.
+   * Up to 100 characters; empty when none (or deleted).
    *
    * @generated from field: string display_name = 4;
    */
   displayName: string;
 
   /**
+   * ACTIVE, SUSPENDED or DELETED.
+   *
    * @generated from field: aevon.identity.v1.UserStatus status = 5;
    */
   status: UserStatus;
 
   /**
-   * Optimistic-concurrency version (etag): increases with every change.
+   * Optimistic-concurrency version (etag): 1 at creation, increases with
+   * every change.
    *
    * @generated from field: int64 version = 6;
    */
   version: bigint;
 
   /**
+   * When the user registered.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 7;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When the user last changed.
+   *
    * @generated from field: google.protobuf.Timestamp update_time = 8;
    */
   updateTime?: Timestamp | undefined;
 
   /**
+   * Linked identities; empty once deleted.
+   *
    * @generated from field: repeated aevon.identity.v1.ExternalIdentity external_identities = 9;
    */
   externalIdentities: ExternalIdentity[];
@@ -119,31 +131,43 @@ export const UserSchema: GenMessage<User> = /*@__PURE__*/
   messageDesc(file_aevon_identity_v1_identity, 1);
 
 /**
+ * Registers a user.
+ *
  * @generated from message aevon.identity.v1.CreateUserRequest
  */
 export type CreateUserRequest = Message<"aevon.identity.v1.CreateUserRequest"> & {
   /**
+   * Required: 1 to 128 printable ASCII characters, without '#'.
+   *
    * @generated from field: string idempotency_key = 1;
    */
   idempotencyKey: string;
 
   /**
+   * Required: 3 to 30 characters of A-Z, a-z, 0-9 and _, starting with a
+   * letter; stored lower-cased. Unique case-insensitively (ALREADY_EXISTS).
+   *
    * @generated from field: string handle = 2;
    */
   handle: string;
 
   /**
+   * Optional (empty: none): an address with one @, a dot after it, and no
+   * white space (Unicode's included); at most 254 characters. Unique case-insensitively (ALREADY_EXISTS).
+   *
    * @generated from field: string email = 3;
    */
   email: string;
 
   /**
+   * Optional: up to 100 characters, no control characters.
+   *
    * @generated from field: string display_name = 4;
    */
   displayName: string;
 
   /**
-   * Optional first external identity.
+   * Optional first external identity; unique per (provider, subject).
    *
    * @generated from field: aevon.identity.v1.ExternalIdentity external_identity = 5;
    */
@@ -158,10 +182,14 @@ export const CreateUserRequestSchema: GenMessage<CreateUserRequest> = /*@__PURE_
   messageDesc(file_aevon_identity_v1_identity, 2);
 
 /**
+ * The registered user.
+ *
  * @generated from message aevon.identity.v1.CreateUserResponse
  */
 export type CreateUserResponse = Message<"aevon.identity.v1.CreateUserResponse"> & {
   /**
+   * The new user (ACTIVE, version 1) with its default wallet.
+   *
    * @generated from field: aevon.identity.v1.User user = 1;
    */
   user?: User | undefined;
@@ -175,21 +203,27 @@ export const CreateUserResponseSchema: GenMessage<CreateUserResponse> = /*@__PUR
   messageDesc(file_aevon_identity_v1_identity, 3);
 
 /**
+ * Looks one user up.
+ *
  * @generated from message aevon.identity.v1.GetUserRequest
  */
 export type GetUserRequest = Message<"aevon.identity.v1.GetUserRequest"> & {
   /**
+   * Required: exactly one way to find the user.
+   *
    * @generated from oneof aevon.identity.v1.GetUserRequest.lookup
    */
   lookup: {
     /**
+     * The user's id (lower-case UUID).
+     *
      * @generated from field: string user_id = 1;
      */
     value: string;
     case: "userId";
   } | {
     /**
-     * Matched case-insensitively.
+     * A handle, matched case-insensitively (same shape as CreateUser's).
      *
      * @generated from field: string handle = 2;
      */
@@ -197,7 +231,7 @@ export type GetUserRequest = Message<"aevon.identity.v1.GetUserRequest"> & {
     case: "handle";
   } | {
     /**
-     * Matched case-insensitively.
+     * An email, matched case-insensitively (same shape as CreateUser's; not empty).
      *
      * @generated from field: string email = 3;
      */
@@ -205,6 +239,8 @@ export type GetUserRequest = Message<"aevon.identity.v1.GetUserRequest"> & {
     case: "email";
   } | {
     /**
+     * A linked external identity.
+     *
      * @generated from field: aevon.identity.v1.ExternalIdentity external_identity = 4;
      */
     value: ExternalIdentity;
@@ -230,10 +266,14 @@ export const GetUserRequestSchema: GenMessage<GetUserRequest> = /*@__PURE__*/
   messageDesc(file_aevon_identity_v1_identity, 4);
 
 /**
+ * The user found.
+ *
  * @generated from message aevon.identity.v1.GetUserResponse
  */
 export type GetUserResponse = Message<"aevon.identity.v1.GetUserResponse"> & {
   /**
+   * The user as it is now.
+   *
    * @generated from field: aevon.identity.v1.User user = 1;
    */
   user?: User | undefined;
@@ -247,11 +287,13 @@ export const GetUserResponseSchema: GenMessage<GetUserResponse> = /*@__PURE__*/
   messageDesc(file_aevon_identity_v1_identity, 5);
 
 /**
+ * Looks several users up by id.
+ *
  * @generated from message aevon.identity.v1.BatchGetUsersRequest
  */
 export type BatchGetUsersRequest = Message<"aevon.identity.v1.BatchGetUsersRequest"> & {
   /**
-   * 1 to 100 ids.
+   * 1 to 100 ids (lower-case UUIDs); duplicates allowed.
    *
    * @generated from field: repeated string user_ids = 1;
    */
@@ -273,6 +315,8 @@ export const BatchGetUsersRequestSchema: GenMessage<BatchGetUsersRequest> = /*@_
   messageDesc(file_aevon_identity_v1_identity, 6);
 
 /**
+ * The users found.
+ *
  * @generated from message aevon.identity.v1.BatchGetUsersResponse
  */
 export type BatchGetUsersResponse = Message<"aevon.identity.v1.BatchGetUsersResponse"> & {
@@ -292,46 +336,61 @@ export const BatchGetUsersResponseSchema: GenMessage<BatchGetUsersResponse> = /*
   messageDesc(file_aevon_identity_v1_identity, 7);
 
 /**
+ * Changes a user's handle, email or display name.
+ *
  * @generated from message aevon.identity.v1.UpdateUserRequest
  */
 export type UpdateUserRequest = Message<"aevon.identity.v1.UpdateUserRequest"> & {
   /**
+   * Required: 1 to 128 printable ASCII characters, without '#'.
+   *
    * @generated from field: string idempotency_key = 1;
    */
   idempotencyKey: string;
 
   /**
+   * Required: the user's id (lower-case UUID).
+   *
    * @generated from field: string user_id = 2;
    */
   userId: string;
 
   /**
-   * The version the caller last read; a stale version fails with ABORTED (VERSION_MISMATCH).
+   * Required (>= 1): the version the caller last read; a stale version fails
+   * with ABORTED (VERSION_MISMATCH).
    *
    * @generated from field: int64 version = 3;
    */
   version: bigint;
 
   /**
-   * Paths among: handle, email, display_name.
+   * Required: at least one path, each one of handle, email, display_name.
+   * Only the fields named are changed.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 4;
    */
   updateMask?: FieldMask | undefined;
 
   /**
+   * The new handle, when the mask names it (then required). Same shape as
+   * CreateUser's; checked whenever it is not empty.
+   *
    * @generated from field: string handle = 5;
    */
   handle: string;
 
   /**
-   * Empty clears the email.
+   * The new email, when the mask names it; empty clears the email. Same
+   * shape as CreateUser's; checked whenever it is not empty.
    *
    * @generated from field: string email = 6;
    */
   email: string;
 
   /**
+   * The new display name, when the mask names it: up to 100 characters, no
+   * control characters; empty clears it.
+   *
    * @generated from field: string display_name = 7;
    */
   displayName: string;
@@ -345,10 +404,14 @@ export const UpdateUserRequestSchema: GenMessage<UpdateUserRequest> = /*@__PURE_
   messageDesc(file_aevon_identity_v1_identity, 8);
 
 /**
+ * The updated user.
+ *
  * @generated from message aevon.identity.v1.UpdateUserResponse
  */
 export type UpdateUserResponse = Message<"aevon.identity.v1.UpdateUserResponse"> & {
   /**
+   * The user, with its version increased.
+   *
    * @generated from field: aevon.identity.v1.User user = 1;
    */
   user?: User | undefined;
@@ -362,21 +425,28 @@ export const UpdateUserResponseSchema: GenMessage<UpdateUserResponse> = /*@__PUR
   messageDesc(file_aevon_identity_v1_identity, 9);
 
 /**
+ * Suspends a user.
+ *
  * @generated from message aevon.identity.v1.SuspendUserRequest
  */
 export type SuspendUserRequest = Message<"aevon.identity.v1.SuspendUserRequest"> & {
   /**
+   * Required: 1 to 128 printable ASCII characters, without '#'.
+   *
    * @generated from field: string idempotency_key = 1;
    */
   idempotencyKey: string;
 
   /**
+   * Required: the user's id (lower-case UUID).
+   *
    * @generated from field: string user_id = 2;
    */
   userId: string;
 
   /**
-   * Up to 256 characters, for the audit trail.
+   * Why, for the audit trail (kept for ever: no personal data). Up to 256
+   * characters; may be empty.
    *
    * @generated from field: string reason = 3;
    */
@@ -391,10 +461,14 @@ export const SuspendUserRequestSchema: GenMessage<SuspendUserRequest> = /*@__PUR
   messageDesc(file_aevon_identity_v1_identity, 10);
 
 /**
+ * The suspended user.
+ *
  * @generated from message aevon.identity.v1.SuspendUserResponse
  */
 export type SuspendUserResponse = Message<"aevon.identity.v1.SuspendUserResponse"> & {
   /**
+   * The user, SUSPENDED.
+   *
    * @generated from field: aevon.identity.v1.User user = 1;
    */
   user?: User | undefined;
@@ -408,20 +482,29 @@ export const SuspendUserResponseSchema: GenMessage<SuspendUserResponse> = /*@__P
   messageDesc(file_aevon_identity_v1_identity, 11);
 
 /**
+ * Lifts a suspension.
+ *
  * @generated from message aevon.identity.v1.ReactivateUserRequest
  */
 export type ReactivateUserRequest = Message<"aevon.identity.v1.ReactivateUserRequest"> & {
   /**
+   * Required: 1 to 128 printable ASCII characters, without '#'.
+   *
    * @generated from field: string idempotency_key = 1;
    */
   idempotencyKey: string;
 
   /**
+   * Required: the user's id (lower-case UUID).
+   *
    * @generated from field: string user_id = 2;
    */
   userId: string;
 
   /**
+   * Why, for the audit trail (kept for ever: no personal data). Up to 256
+   * characters; may be empty.
+   *
    * @generated from field: string reason = 3;
    */
   reason: string;
@@ -435,10 +518,14 @@ export const ReactivateUserRequestSchema: GenMessage<ReactivateUserRequest> = /*
   messageDesc(file_aevon_identity_v1_identity, 12);
 
 /**
+ * The reactivated user.
+ *
  * @generated from message aevon.identity.v1.ReactivateUserResponse
  */
 export type ReactivateUserResponse = Message<"aevon.identity.v1.ReactivateUserResponse"> & {
   /**
+   * The user, ACTIVE.
+   *
    * @generated from field: aevon.identity.v1.User user = 1;
    */
   user?: User | undefined;
@@ -452,20 +539,29 @@ export const ReactivateUserResponseSchema: GenMessage<ReactivateUserResponse> = 
   messageDesc(file_aevon_identity_v1_identity, 13);
 
 /**
+ * Erases a user.
+ *
  * @generated from message aevon.identity.v1.DeleteUserRequest
  */
 export type DeleteUserRequest = Message<"aevon.identity.v1.DeleteUserRequest"> & {
   /**
+   * Required: 1 to 128 printable ASCII characters, without '#'.
+   *
    * @generated from field: string idempotency_key = 1;
    */
   idempotencyKey: string;
 
   /**
+   * Required: the user's id (lower-case UUID).
+   *
    * @generated from field: string user_id = 2;
    */
   userId: string;
 
   /**
+   * Why, for the audit trail (kept for ever: no personal data). Up to 256
+   * characters; may be empty.
+   *
    * @generated from field: string reason = 3;
    */
   reason: string;
@@ -479,10 +575,14 @@ export const DeleteUserRequestSchema: GenMessage<DeleteUserRequest> = /*@__PURE_
   messageDesc(file_aevon_identity_v1_identity, 14);
 
 /**
+ * The erased user.
+ *
  * @generated from message aevon.identity.v1.DeleteUserResponse
  */
 export type DeleteUserResponse = Message<"aevon.identity.v1.DeleteUserResponse"> & {
   /**
+   * The user, DELETED and scrubbed.
+   *
    * @generated from field: aevon.identity.v1.User user = 1;
    */
   user?: User | undefined;
@@ -496,11 +596,13 @@ export const DeleteUserResponseSchema: GenMessage<DeleteUserResponse> = /*@__PUR
   messageDesc(file_aevon_identity_v1_identity, 15);
 
 /**
+ * Lists users; every filter is optional and they combine with AND.
+ *
  * @generated from message aevon.identity.v1.ListUsersRequest
  */
 export type ListUsersRequest = Message<"aevon.identity.v1.ListUsersRequest"> & {
   /**
-   * Only users in this status, when set.
+   * Only users in this status, when not UNSPECIFIED.
    *
    * @generated from field: aevon.identity.v1.UserStatus status = 1;
    */
@@ -514,27 +616,31 @@ export type ListUsersRequest = Message<"aevon.identity.v1.ListUsersRequest"> & {
   createdAfter?: Timestamp | undefined;
 
   /**
-   * Exclusive upper bound on create_time, when set.
+   * Exclusive upper bound on create_time, when set; after created_after.
    *
    * @generated from field: google.protobuf.Timestamp created_before = 3;
    */
   createdBefore?: Timestamp | undefined;
 
   /**
-   * Only handles starting with this (normalized) prefix, when set.
+   * Only handles starting with this prefix, when not empty: up to 30 of
+   * A-Z, a-z, 0-9 and _ (case is ignored; `_` is matched literally).
    *
    * @generated from field: string handle_prefix = 4;
    */
   handlePrefix: string;
 
   /**
-   * 1 to 500; 0 means 50.
+   * 0 to 500; 0 means 50.
    *
    * @generated from field: int32 page_size = 5;
    */
   pageSize: number;
 
   /**
+   * From the previous response's next_page_token, with the same filters;
+   * empty for the first page. At most 512 characters.
+   *
    * @generated from field: string page_token = 6;
    */
   pageToken: string;
@@ -548,6 +654,8 @@ export const ListUsersRequestSchema: GenMessage<ListUsersRequest> = /*@__PURE__*
   messageDesc(file_aevon_identity_v1_identity, 16);
 
 /**
+ * One page of users.
+ *
  * @generated from message aevon.identity.v1.ListUsersResponse
  */
 export type ListUsersResponse = Message<"aevon.identity.v1.ListUsersResponse"> & {
@@ -559,6 +667,8 @@ export type ListUsersResponse = Message<"aevon.identity.v1.ListUsersResponse"> &
   users: User[];
 
   /**
+   * Empty when there are no more pages.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -572,20 +682,28 @@ export const ListUsersResponseSchema: GenMessage<ListUsersResponse> = /*@__PURE_
   messageDesc(file_aevon_identity_v1_identity, 17);
 
 /**
+ * Links an external identity to a user.
+ *
  * @generated from message aevon.identity.v1.LinkExternalIdentityRequest
  */
 export type LinkExternalIdentityRequest = Message<"aevon.identity.v1.LinkExternalIdentityRequest"> & {
   /**
+   * Required: 1 to 128 printable ASCII characters, without '#'.
+   *
    * @generated from field: string idempotency_key = 1;
    */
   idempotencyKey: string;
 
   /**
+   * Required: the user's id (lower-case UUID).
+   *
    * @generated from field: string user_id = 2;
    */
   userId: string;
 
   /**
+   * Required: the identity to link; unique per (provider, subject).
+   *
    * @generated from field: aevon.identity.v1.ExternalIdentity external_identity = 3;
    */
   externalIdentity?: ExternalIdentity | undefined;
@@ -599,10 +717,14 @@ export const LinkExternalIdentityRequestSchema: GenMessage<LinkExternalIdentityR
   messageDesc(file_aevon_identity_v1_identity, 18);
 
 /**
+ * The user with the identity linked.
+ *
  * @generated from message aevon.identity.v1.LinkExternalIdentityResponse
  */
 export type LinkExternalIdentityResponse = Message<"aevon.identity.v1.LinkExternalIdentityResponse"> & {
   /**
+   * The user, with the new identity in external_identities.
+   *
    * @generated from field: aevon.identity.v1.User user = 1;
    */
   user?: User | undefined;
@@ -616,15 +738,21 @@ export const LinkExternalIdentityResponseSchema: GenMessage<LinkExternalIdentity
   messageDesc(file_aevon_identity_v1_identity, 19);
 
 /**
+ * The lifecycle of a user.
+ *
  * @generated from enum aevon.identity.v1.UserStatus
  */
 export enum UserStatus {
   /**
+   * No status: in a filter, any status.
+   *
    * @generated from enum value: USER_STATUS_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
+   * Registered; the user's accounts send and receive.
+   *
    * @generated from enum value: USER_STATUS_ACTIVE = 1;
    */
   ACTIVE = 1,
@@ -653,13 +781,25 @@ export const UserStatusSchema: GenEnum<UserStatus> = /*@__PURE__*/
 /**
  * The canonical registry of ΛΞVON OS user identities.
  *
- * Handles are unique case-insensitively: they are normalized to lower case
- * and must match ^[a-z][a-z0-9_]{2,29}$ after normalization (3 to 30
- * characters: letters, digits, underscore; starting with a letter). Emails
- * are optional and unique case-insensitively.
+ * Handles are unique case-insensitively: A-Z are folded to lower case, and
+ * the result must match ^[a-z][a-z0-9_]{2,29}$ (3 to 30 characters: letters,
+ * digits, underscore; starting with a letter). Nothing is trimmed. Emails
+ * are optional and unique case-insensitively. Ids are UUIDs in lower case
+ * with hyphens; only that form is accepted. Time ranges are half-open: the
+ * start is inclusive, the end exclusive.
+ *
+ * Every request is checked against the buf.validate rules written on its
+ * fields before anything else happens; a request that breaks one is refused
+ * with INVALID_ARGUMENT and a google.rpc.BadRequest listing every rule it
+ * breaks (field path and rule id), and nothing is stored.
  *
  * Mutating RPCs take an `idempotency_key` (1 to 128 printable ASCII
- * characters, no '#'); see aevon.ledger.v1 for the rules. Failures carry a
+ * characters, no '#'); see aevon.ledger.v1.LedgerService for the rules: the
+ * first decided outcome of a key is final (a reply, or a refusal such as
+ * VERSION_MISMATCH or ALREADY_EXISTS), and only UNAVAILABLE,
+ * DEADLINE_EXCEEDED, CANCELLED and ABORTED RETRIES_EXHAUSTED may be retried
+ * with the same key. After DeleteUser, a replay of any earlier call about
+ * the user returns the user as it is now (deleted, scrubbed). Failures carry a
  * google.rpc.ErrorInfo with a stable reason (e.g. VERSION_MISMATCH,
  * USER_DELETED) and the offending field in metadata["field"].
  *
@@ -668,7 +808,9 @@ export const UserStatusSchema: GenEnum<UserStatus> = /*@__PURE__*/
 export const IdentityService: GenService<{
   /**
    * Registers a user and, in the same transaction, opens the user's default
-   * wallet (a ledger account in the default currency, zero balance).
+   * wallet (a ledger account in the default currency, zero balance). Final
+   * answers: the user; ALREADY_EXISTS (handle, email or external identity
+   * taken). Retry with the same key: the unknown outcomes.
    *
    * @generated from rpc aevon.identity.v1.IdentityService.CreateUser
    */
@@ -678,7 +820,8 @@ export const IdentityService: GenService<{
     output: typeof CreateUserResponseSchema;
   },
   /**
-   * Looks a user up by id, handle, email or external identity.
+   * Looks a user up by id, handle, email or external identity. NOT_FOUND
+   * when there is none.
    *
    * @generated from rpc aevon.identity.v1.IdentityService.GetUser
    */
@@ -698,7 +841,10 @@ export const IdentityService: GenService<{
     output: typeof BatchGetUsersResponseSchema;
   },
   /**
-   * Updates the fields named in update_mask, if `version` is current.
+   * Updates the fields named in update_mask, if `version` is current. Final
+   * answers: the user; NOT_FOUND, USER_DELETED, VERSION_MISMATCH (read again,
+   * then send a new key), ALREADY_EXISTS. Retry with the same key: the
+   * unknown outcomes.
    *
    * @generated from rpc aevon.identity.v1.IdentityService.UpdateUser
    */
@@ -708,7 +854,8 @@ export const IdentityService: GenService<{
     output: typeof UpdateUserResponseSchema;
   },
   /**
-   * Suspends a user: the user's accounts can no longer send.
+   * Suspends a user: the user's accounts can no longer send. Final answers:
+   * the user; NOT_FOUND, USER_DELETED. Retry with the same key: the unknown outcomes.
    *
    * @generated from rpc aevon.identity.v1.IdentityService.SuspendUser
    */
@@ -718,7 +865,8 @@ export const IdentityService: GenService<{
     output: typeof SuspendUserResponseSchema;
   },
   /**
-   * Lifts a suspension.
+   * Lifts a suspension. Final answers: the user; NOT_FOUND, USER_DELETED.
+   * Retry with the same key: the unknown outcomes.
    *
    * @generated from rpc aevon.identity.v1.IdentityService.ReactivateUser
    */
@@ -728,8 +876,10 @@ export const IdentityService: GenService<{
     output: typeof ReactivateUserResponseSchema;
   },
   /**
-   * Erases a user: personal fields are scrubbed, the id stays as a tombstone
-   * (ledger history stays valid), the handle and email are released.
+   * Erases a user: personal fields are scrubbed (in the user row and in every
+   * stored reply), the id stays as a tombstone (ledger history stays valid),
+   * the handle and email are released. Final answers: the erased user;
+   * NOT_FOUND. Retry with the same key: the unknown outcomes.
    *
    * @generated from rpc aevon.identity.v1.IdentityService.DeleteUser
    */
@@ -749,7 +899,9 @@ export const IdentityService: GenService<{
     output: typeof ListUsersResponseSchema;
   },
   /**
-   * Links an identity provider's subject (e.g. an OIDC issuer and `sub`) to a user.
+   * Links an identity provider's subject (e.g. an OIDC issuer and `sub`) to a
+   * user. Final answers: the user; NOT_FOUND, USER_DELETED, ALREADY_EXISTS.
+   * Retry with the same key: the unknown outcomes.
    *
    * @generated from rpc aevon.identity.v1.IdentityService.LinkExternalIdentity
    */

@@ -4,17 +4,18 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { ReadConsistency } from "../../type/v1/read_consistency_pb.js";
 import { file_aevon_type_v1_read_consistency } from "../../type/v1/read_consistency_pb.js";
+import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file aevon/ledger/v1/ledger.proto.
  */
 export const file_aevon_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChxhZXZvbi9sZWRnZXIvdjEvbGVkZ2VyLnByb3RvEg9hZXZvbi5sZWRnZXIudjEiNQoIQ3VycmVuY3kSDAoEY29kZRgBIAEoCRINCgVzY2FsZRgCIAEoDRIMCgRuYW1lGAMgASgJIhcKFUxpc3RDdXJyZW5jaWVzUmVxdWVzdCJHChZMaXN0Q3VycmVuY2llc1Jlc3BvbnNlEi0KCmN1cnJlbmNpZXMYASADKAsyGS5hZXZvbi5sZWRnZXIudjEuQ3VycmVuY3kiIgoSR2V0Q3VycmVuY3lSZXF1ZXN0EgwKBGNvZGUYASABKAkiQgoTR2V0Q3VycmVuY3lSZXNwb25zZRIrCghjdXJyZW5jeRgBIAEoCzIZLmFldm9uLmxlZGdlci52MS5DdXJyZW5jeSJcCgxBY2NvdW50T3duZXISEQoHdXNlcl9pZBgBIAEoCUgAEjAKBnN5c3RlbRgCIAEoDjIeLmFldm9uLmxlZGdlci52MS5TeXN0ZW1BY2NvdW50SABCBwoFb3duZXIiWQoNQmFsYW5jZVBvbGljeRIWCg5hbGxvd19uZWdhdGl2ZRgBIAEoCBIcCg9vdmVyZHJhZnRfbGltaXQYAiABKANIAIgBAUISChBfb3ZlcmRyYWZ0X2xpbWl0Il0KB0JhbGFuY2USDgoGcG9zdGVkGAEgASgDEhYKDnBlbmRpbmdfZGViaXRzGAIgASgDEhcKD3BlbmRpbmdfY3JlZGl0cxgDIAEoAxIRCglhdmFpbGFibGUYBCABKAMi9gIKB0FjY291bnQSCgoCaWQYASABKAkSLAoFb3duZXIYAiABKAsyHS5hZXZvbi5sZWRnZXIudjEuQWNjb3VudE93bmVyEhAKCGN1cnJlbmN5GAMgASgJEi4KBnN0YXR1cxgEIAEoDjIeLmFldm9uLmxlZGdlci52MS5BY2NvdW50U3RhdHVzEi4KBnBvbGljeRgFIAEoCzIeLmFldm9uLmxlZGdlci52MS5CYWxhbmNlUG9saWN5EikKB2JhbGFuY2UYBiABKAsyGC5hZXZvbi5sZWRnZXIudjEuQmFsYW5jZRIPCgd2ZXJzaW9uGAcgASgDEg0KBWxhYmVsGAggASgJEhIKCmlzX2RlZmF1bHQYCSABKAgSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLCAQoUQ3JlYXRlQWNjb3VudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEiwKBW93bmVyGAIgASgLMh0uYWV2b24ubGVkZ2VyLnYxLkFjY291bnRPd25lchIQCghjdXJyZW5jeRgDIAEoCRIuCgZwb2xpY3kYBCABKAsyHi5hZXZvbi5sZWRnZXIudjEuQmFsYW5jZVBvbGljeRINCgVsYWJlbBgFIAEoCRISCgppc19kZWZhdWx0GAYgASgIIkIKFUNyZWF0ZUFjY291bnRSZXNwb25zZRIpCgdhY2NvdW50GAEgASgLMhguYWV2b24ubGVkZ2VyLnYxLkFjY291bnQiXAoRR2V0QWNjb3VudFJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIzCgtjb25zaXN0ZW5jeRgCIAEoDjIeLmFldm9uLnR5cGUudjEuUmVhZENvbnNpc3RlbmN5Ij8KEkdldEFjY291bnRSZXNwb25zZRIpCgdhY2NvdW50GAEgASgLMhguYWV2b24ubGVkZ2VyLnYxLkFjY291bnQirAEKE0xpc3RBY2NvdW50c1JlcXVlc3QSLAoFb3duZXIYASABKAsyHS5hZXZvbi5sZWRnZXIudjEuQWNjb3VudE93bmVyEhAKCGN1cnJlbmN5GAIgASgJEi4KBnN0YXR1cxgDIAEoDjIeLmFldm9uLmxlZGdlci52MS5BY2NvdW50U3RhdHVzEhEKCXBhZ2Vfc2l6ZRgEIAEoBRISCgpwYWdlX3Rva2VuGAUgASgJIlsKFExpc3RBY2NvdW50c1Jlc3BvbnNlEioKCGFjY291bnRzGAEgAygLMhguYWV2b24ubGVkZ2VyLnYxLkFjY291bnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlMKFEZyZWV6ZUFjY291bnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJCChVGcmVlemVBY2NvdW50UmVzcG9uc2USKQoHYWNjb3VudBgBIAEoCzIYLmFldm9uLmxlZGdlci52MS5BY2NvdW50IlUKFlVuZnJlZXplQWNjb3VudFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIkQKF1VuZnJlZXplQWNjb3VudFJlc3BvbnNlEikKB2FjY291bnQYASABKAsyGC5hZXZvbi5sZWRnZXIudjEuQWNjb3VudCJSChNDbG9zZUFjY291bnRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRISCgphY2NvdW50X2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJBChRDbG9zZUFjY291bnRSZXNwb25zZRIpCgdhY2NvdW50GAEgASgLMhguYWV2b24ubGVkZ2VyLnYxLkFjY291bnQisQEKEUdldEJhbGFuY2VSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSMAoKYXNfb2ZfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIABIYCg5hc19vZl9wb3NpdGlvbhgDIAEoA0gAEjMKC2NvbnNpc3RlbmN5GAQgASgOMh4uYWV2b24udHlwZS52MS5SZWFkQ29uc2lzdGVuY3lCBwoFYXNfb2YidwoSR2V0QmFsYW5jZVJlc3BvbnNlEhIKCmFjY291bnRfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSKQoHYmFsYW5jZRgDIAEoCzIYLmFldm9uLmxlZGdlci52MS5CYWxhbmNlEhAKCHBvc2l0aW9uGAQgASgDIsYDCghUcmFuc2ZlchIKCgJpZBgBIAEoCRIrCgRraW5kGAIgASgOMh0uYWV2b24ubGVkZ2VyLnYxLlRyYW5zZmVyS2luZBIYChBkZWJpdF9hY2NvdW50X2lkGAMgASgJEhkKEWNyZWRpdF9hY2NvdW50X2lkGAQgASgJEhAKCGN1cnJlbmN5GAUgASgJEg4KBmFtb3VudBgGIAEoAxIXCg9pZGVtcG90ZW5jeV9rZXkYByABKAkSDAoEbWVtbxgIIAEoCRIQCghiYXRjaF9pZBgJIAEoCRIcChRyZXZlcnNlc190cmFuc2Zlcl9pZBgKIAEoCRIXCg9yZXZlcnNlZF9hbW91bnQYCyABKAMSDwoHaG9sZF9pZBgMIAEoCRIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGwoTZGViaXRfYmFsYW5jZV9hZnRlchgOIAEoAxIcChRjcmVkaXRfYmFsYW5jZV9hZnRlchgPIAEoAxIdChVkZWJpdF9hY2NvdW50X3ZlcnNpb24YECABKAMSHgoWY3JlZGl0X2FjY291bnRfdmVyc2lvbhgRIAEoAyKPAQoPVHJhbnNmZXJSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIYChBkZWJpdF9hY2NvdW50X2lkGAIgASgJEhkKEWNyZWRpdF9hY2NvdW50X2lkGAMgASgJEg4KBmFtb3VudBgEIAEoAxIQCghjdXJyZW5jeRgFIAEoCRIMCgRtZW1vGAYgASgJIj8KEFRyYW5zZmVyUmVzcG9uc2USKwoIdHJhbnNmZXIYASABKAsyGS5hZXZvbi5sZWRnZXIudjEuVHJhbnNmZXIicgoLVHJhbnNmZXJMZWcSGAoQZGViaXRfYWNjb3VudF9pZBgBIAEoCRIZChFjcmVkaXRfYWNjb3VudF9pZBgCIAEoCRIOCgZhbW91bnQYAyABKAMSEAoIY3VycmVuY3kYBCABKAkSDAoEbWVtbxgFIAEoCSJbChRUcmFuc2ZlckJhdGNoUmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSKgoEbGVncxgCIAMoCzIcLmFldm9uLmxlZGdlci52MS5UcmFuc2ZlckxlZyJXChVUcmFuc2ZlckJhdGNoUmVzcG9uc2USEAoIYmF0Y2hfaWQYASABKAkSLAoJdHJhbnNmZXJzGAIgAygLMhkuYWV2b24ubGVkZ2VyLnYxLlRyYW5zZmVyIoYDCgRIb2xkEgoKAmlkGAEgASgJEhgKEGRlYml0X2FjY291bnRfaWQYAiABKAkSGQoRY3JlZGl0X2FjY291bnRfaWQYAyABKAkSEAoIY3VycmVuY3kYBCABKAkSDgoGYW1vdW50GAUgASgDEisKBnN0YXR1cxgGIAEoDjIbLmFldm9uLmxlZGdlci52MS5Ib2xkU3RhdHVzEhcKD2NhcHR1cmVkX2Ftb3VudBgHIAEoAxIvCgtleHBpcmVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPaWRlbXBvdGVuY3lfa2V5GAkgASgJEgwKBG1lbW8YCiABKAkSGwoTY2FwdHVyZV90cmFuc2Zlcl9pZBgLIAEoCRIvCgtjcmVhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqUBChFDcmVhdGVIb2xkUmVxdWVzdBIXCg9pZGVtcG90ZW5jeV9rZXkYASABKAkSGAoQZGViaXRfYWNjb3VudF9pZBgCIAEoCRIZChFjcmVkaXRfYWNjb3VudF9pZBgDIAEoCRIOCgZhbW91bnQYBCABKAMSEAoIY3VycmVuY3kYBSABKAkSEgoKdGltZW91dF9tcxgGIAEoAxIMCgRtZW1vGAcgASgJIjkKEkNyZWF0ZUhvbGRSZXNwb25zZRIjCgRob2xkGAEgASgLMhUuYWV2b24ubGVkZ2VyLnYxLkhvbGQiTgoSQ2FwdHVyZUhvbGRSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCRIPCgdob2xkX2lkGAIgASgJEg4KBmFtb3VudBgDIAEoAyJnChNDYXB0dXJlSG9sZFJlc3BvbnNlEiMKBGhvbGQYASABKAsyFS5hZXZvbi5sZWRnZXIudjEuSG9sZBIrCgh0cmFuc2ZlchgCIAEoCzIZLmFldm9uLmxlZGdlci52MS5UcmFuc2ZlciI7Cg9Wb2lkSG9sZFJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEg8KB2hvbGRfaWQYAiABKAkiNwoQVm9pZEhvbGRSZXNwb25zZRIjCgRob2xkGAEgASgLMhUuYWV2b24ubGVkZ2VyLnYxLkhvbGQiIQoOR2V0SG9sZFJlcXVlc3QSDwoHaG9sZF9pZBgBIAEoCSI2Cg9HZXRIb2xkUmVzcG9uc2USIwoEaG9sZBgBIAEoCzIVLmFldm9uLmxlZGdlci52MS5Ib2xkImQKFlJldmVyc2VUcmFuc2ZlclJlcXVlc3QSFwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJEhMKC3RyYW5zZmVyX2lkGAIgASgJEg4KBmFtb3VudBgDIAEoAxIMCgRtZW1vGAQgASgJInMKF1JldmVyc2VUcmFuc2ZlclJlc3BvbnNlEisKCHJldmVyc2FsGAEgASgLMhkuYWV2b24ubGVkZ2VyLnYxLlRyYW5zZmVyEisKCG9yaWdpbmFsGAIgASgLMhkuYWV2b24ubGVkZ2VyLnYxLlRyYW5zZmVyIoUBChJHZXRUcmFuc2ZlclJlcXVlc3QSFQoLdHJhbnNmZXJfaWQYASABKAlIABIZCg9pZGVtcG90ZW5jeV9rZXkYAiABKAlIABIzCgtjb25zaXN0ZW5jeRgDIAEoDjIeLmFldm9uLnR5cGUudjEuUmVhZENvbnNpc3RlbmN5QggKBmxvb2t1cCJCChNHZXRUcmFuc2ZlclJlc3BvbnNlEisKCHRyYW5zZmVyGAEgASgLMhkuYWV2b24ubGVkZ2VyLnYxLlRyYW5zZmVyIq8BChRMaXN0VHJhbnNmZXJzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEi4KCnN0YXJ0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCSJeChVMaXN0VHJhbnNmZXJzUmVzcG9uc2USLAoJdHJhbnNmZXJzGAEgAygLMhkuYWV2b24ubGVkZ2VyLnYxLlRyYW5zZmVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKzAQoFRW50cnkSEAoIcG9zaXRpb24YASABKAMSEwoLdHJhbnNmZXJfaWQYAiABKAkSEgoKYWNjb3VudF9pZBgDIAEoCRIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxIXCg9hY2NvdW50X3ZlcnNpb24YBiABKAMSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIq0BChJMaXN0RW50cmllc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkiVwoTTGlzdEVudHJpZXNSZXNwb25zZRInCgdlbnRyaWVzGAEgAygLMhYuYWV2b24ubGVkZ2VyLnYxLkVudHJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSqqAQoNU3lzdGVtQWNjb3VudBIeChpTWVNURU1fQUNDT1VOVF9VTlNQRUNJRklFRBAAEhsKF1NZU1RFTV9BQ0NPVU5UX0lTU1VBTkNFEAESGwoXU1lTVEVNX0FDQ09VTlRfVFJFQVNVUlkQAhIXChNTWVNURU1fQUNDT1VOVF9GRUVTEAMSJgoiU1lTVEVNX0FDQ09VTlRfRVhURVJOQUxfU0VUVExFTUVOVBAEKoABCg1BY2NvdW50U3RhdHVzEh4KGkFDQ09VTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVQUNDT1VOVF9TVEFUVVNfQUNUSVZFEAESGQoVQUNDT1VOVF9TVEFUVVNfRlJPWkVOEAISGQoVQUNDT1VOVF9TVEFUVVNfQ0xPU0VEEAMqhQEKDFRyYW5zZmVyS2luZBIdChlUUkFOU0ZFUl9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWVFJBTlNGRVJfS0lORF9UUkFOU0ZFUhABEh4KGlRSQU5TRkVSX0tJTkRfSE9MRF9DQVBUVVJFEAISGgoWVFJBTlNGRVJfS0lORF9SRVZFUlNBTBADKo0BCgpIb2xkU3RhdHVzEhsKF0hPTERfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTSE9MRF9TVEFUVVNfUEVORElORxABEhgKFEhPTERfU1RBVFVTX0NBUFRVUkVEEAISFgoSSE9MRF9TVEFUVVNfVk9JREVEEAMSFwoTSE9MRF9TVEFUVVNfRVhQSVJFRBAEMtUNCg1MZWRnZXJTZXJ2aWNlEmEKDkxpc3RDdXJyZW5jaWVzEiYuYWV2b24ubGVkZ2VyLnYxLkxpc3RDdXJyZW5jaWVzUmVxdWVzdBonLmFldm9uLmxlZGdlci52MS5MaXN0Q3VycmVuY2llc1Jlc3BvbnNlElgKC0dldEN1cnJlbmN5EiMuYWV2b24ubGVkZ2VyLnYxLkdldEN1cnJlbmN5UmVxdWVzdBokLmFldm9uLmxlZGdlci52MS5HZXRDdXJyZW5jeVJlc3BvbnNlEl4KDUNyZWF0ZUFjY291bnQSJS5hZXZvbi5sZWRnZXIudjEuQ3JlYXRlQWNjb3VudFJlcXVlc3QaJi5hZXZvbi5sZWRnZXIudjEuQ3JlYXRlQWNjb3VudFJlc3BvbnNlElUKCkdldEFjY291bnQSIi5hZXZvbi5sZWRnZXIudjEuR2V0QWNjb3VudFJlcXVlc3QaIy5hZXZvbi5sZWRnZXIudjEuR2V0QWNjb3VudFJlc3BvbnNlElsKDExpc3RBY2NvdW50cxIkLmFldm9uLmxlZGdlci52MS5MaXN0QWNjb3VudHNSZXF1ZXN0GiUuYWV2b24ubGVkZ2VyLnYxLkxpc3RBY2NvdW50c1Jlc3BvbnNlEl4KDUZyZWV6ZUFjY291bnQSJS5hZXZvbi5sZWRnZXIudjEuRnJlZXplQWNjb3VudFJlcXVlc3QaJi5hZXZvbi5sZWRnZXIudjEuRnJlZXplQWNjb3VudFJlc3BvbnNlEmQKD1VuZnJlZXplQWNjb3VudBInLmFldm9uLmxlZGdlci52MS5VbmZyZWV6ZUFjY291bnRSZXF1ZXN0GiguYWV2b24ubGVkZ2VyLnYxLlVuZnJlZXplQWNjb3VudFJlc3BvbnNlElsKDENsb3NlQWNjb3VudBIkLmFldm9uLmxlZGdlci52MS5DbG9zZUFjY291bnRSZXF1ZXN0GiUuYWV2b24ubGVkZ2VyLnYxLkNsb3NlQWNjb3VudFJlc3BvbnNlElUKCkdldEJhbGFuY2USIi5hZXZvbi5sZWRnZXIudjEuR2V0QmFsYW5jZVJlcXVlc3QaIy5hZXZvbi5sZWRnZXIudjEuR2V0QmFsYW5jZVJlc3BvbnNlEk8KCFRyYW5zZmVyEiAuYWV2b24ubGVkZ2VyLnYxLlRyYW5zZmVyUmVxdWVzdBohLmFldm9uLmxlZGdlci52MS5UcmFuc2ZlclJlc3BvbnNlEl4KDVRyYW5zZmVyQmF0Y2gSJS5hZXZvbi5sZWRnZXIudjEuVHJhbnNmZXJCYXRjaFJlcXVlc3QaJi5hZXZvbi5sZWRnZXIudjEuVHJhbnNmZXJCYXRjaFJlc3BvbnNlElUKCkNyZWF0ZUhvbGQSIi5hZXZvbi5sZWRnZXIudjEuQ3JlYXRlSG9sZFJlcXVlc3QaIy5hZXZvbi5sZWRnZXIudjEuQ3JlYXRlSG9sZFJlc3BvbnNlElgKC0NhcHR1cmVIb2xkEiMuYWV2b24ubGVkZ2VyLnYxLkNhcHR1cmVIb2xkUmVxdWVzdBokLmFldm9uLmxlZGdlci52MS5DYXB0dXJlSG9sZFJlc3BvbnNlEk8KCFZvaWRIb2xkEiAuYWV2b24ubGVkZ2VyLnYxLlZvaWRIb2xkUmVxdWVzdBohLmFldm9uLmxlZGdlci52MS5Wb2lkSG9sZFJlc3BvbnNlEkwKB0dldEhvbGQSHy5hZXZvbi5sZWRnZXIudjEuR2V0SG9sZFJlcXVlc3QaIC5hZXZvbi5sZWRnZXIudjEuR2V0SG9sZFJlc3BvbnNlEmQKD1JldmVyc2VUcmFuc2ZlchInLmFldm9uLmxlZGdlci52MS5SZXZlcnNlVHJhbnNmZXJSZXF1ZXN0GiguYWV2b24ubGVkZ2VyLnYxLlJldmVyc2VUcmFuc2ZlclJlc3BvbnNlElgKC0dldFRyYW5zZmVyEiMuYWV2b24ubGVkZ2VyLnYxLkdldFRyYW5zZmVyUmVxdWVzdBokLmFldm9uLmxlZGdlci52MS5HZXRUcmFuc2ZlclJlc3BvbnNlEl4KDUxpc3RUcmFuc2ZlcnMSJS5hZXZvbi5sZWRnZXIudjEuTGlzdFRyYW5zZmVyc1JlcXVlc3QaJi5hZXZvbi5sZWRnZXIudjEuTGlzdFRyYW5zZmVyc1Jlc3BvbnNlElgKC0xpc3RFbnRyaWVzEiMuYWV2b24ubGVkZ2VyLnYxLkxpc3RFbnRyaWVzUmVxdWVzdBokLmFldm9uLmxlZGdlci52MS5MaXN0RW50cmllc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_aevon_type_v1_read_consistency]);
+  fileDesc("ChxhZXZvbi9sZWRnZXIvdjEvbGVkZ2VyLnByb3RvEg9hZXZvbi5sZWRnZXIudjEiNQoIQ3VycmVuY3kSDAoEY29kZRgBIAEoCRINCgVzY2FsZRgCIAEoDRIMCgRuYW1lGAMgASgJIhcKFUxpc3RDdXJyZW5jaWVzUmVxdWVzdCJHChZMaXN0Q3VycmVuY2llc1Jlc3BvbnNlEi0KCmN1cnJlbmNpZXMYASADKAsyGS5hZXZvbi5sZWRnZXIudjEuQ3VycmVuY3kiQAoSR2V0Q3VycmVuY3lSZXF1ZXN0EioKBGNvZGUYASABKAlCHLpIGXIXMhVeW0EtWl1bQS1aMC05XXsyLDExfSQiQgoTR2V0Q3VycmVuY3lSZXNwb25zZRIrCghjdXJyZW5jeRgBIAEoCzIZLmFldm9uLmxlZGdlci52MS5DdXJyZW5jeSK2AQoMQWNjb3VudE93bmVyElgKB3VzZXJfaWQYASABKAlCRbpIQnJAMj5eWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JEgAEjwKBnN5c3RlbRgCIAEoDjIeLmFldm9uLmxlZGdlci52MS5TeXN0ZW1BY2NvdW50Qgq6SAeCAQQQASAASABCDgoFb3duZXISBbpIAggBIuoBCg1CYWxhbmNlUG9saWN5EhYKDmFsbG93X25lZ2F0aXZlGAEgASgIEiUKD292ZXJkcmFmdF9saW1pdBgCIAEoA0IHukgEIgIoAEgAiAEBOoUBukiBARp/CiRvdmVyZHJhZnRfbGltaXQubmVlZHNfYWxsb3dfbmVnYXRpdmUSJG92ZXJkcmFmdF9saW1pdCBuZWVkcyBhbGxvd19uZWdhdGl2ZRoxIWhhcyh0aGlzLm92ZXJkcmFmdF9saW1pdCkgfHwgdGhpcy5hbGxvd19uZWdhdGl2ZUISChBfb3ZlcmRyYWZ0X2xpbWl0Il0KB0JhbGFuY2USDgoGcG9zdGVkGAEgASgDEhYKDnBlbmRpbmdfZGViaXRzGAIgASgDEhcKD3BlbmRpbmdfY3JlZGl0cxgDIAEoAxIRCglhdmFpbGFibGUYBCABKAMi9gIKB0FjY291bnQSCgoCaWQYASABKAkSLAoFb3duZXIYAiABKAsyHS5hZXZvbi5sZWRnZXIudjEuQWNjb3VudE93bmVyEhAKCGN1cnJlbmN5GAMgASgJEi4KBnN0YXR1cxgEIAEoDjIeLmFldm9uLmxlZGdlci52MS5BY2NvdW50U3RhdHVzEi4KBnBvbGljeRgFIAEoCzIeLmFldm9uLmxlZGdlci52MS5CYWxhbmNlUG9saWN5EikKB2JhbGFuY2UYBiABKAsyGC5hZXZvbi5sZWRnZXIudjEuQmFsYW5jZRIPCgd2ZXJzaW9uGAcgASgDEg0KBWxhYmVsGAggASgJEhIKCmlzX2RlZmF1bHQYCSABKAgSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKhAwoUQ3JlYXRlQWNjb3VudFJlcXVlc3QSMAoPaWRlbXBvdGVuY3lfa2V5GAEgASgJQhe6SBRyEjIQXlshIiQtfl17MSwxMjh9JBI0CgVvd25lchgCIAEoCzIdLmFldm9uLmxlZGdlci52MS5BY2NvdW50T3duZXJCBrpIA8gBARIuCghjdXJyZW5jeRgDIAEoCUIcukgZchcyFV5bQS1aXVtBLVowLTldezIsMTF9JBIuCgZwb2xpY3kYBCABKAsyHi5hZXZvbi5sZWRnZXIudjEuQmFsYW5jZVBvbGljeRIWCgVsYWJlbBgFIAEoCUIHukgEcgIYQBISCgppc19kZWZhdWx0GAYgASgIOpQBukiQARqNAQobaXNfZGVmYXVsdC5uZWVkc191c2VyX293bmVyEi1vbmx5IGEgdXNlcidzIGFjY291bnQgY2FuIGJlIGEgZGVmYXVsdCB3YWxsZXQaPyF0aGlzLmlzX2RlZmF1bHQgfHwgIWhhcyh0aGlzLm93bmVyKSB8fCBoYXModGhpcy5vd25lci51c2VyX2lkKSJCChVDcmVhdGVBY2NvdW50UmVzcG9uc2USKQoHYWNjb3VudBgBIAEoCzIYLmFldm9uLmxlZGdlci52MS5BY2NvdW50Iq0BChFHZXRBY2NvdW50UmVxdWVzdBJZCgphY2NvdW50X2lkGAEgASgJQkW6SEJyQDI+XlswLTlhLWZdezh9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezEyfSQSPQoLY29uc2lzdGVuY3kYAiABKA4yHi5hZXZvbi50eXBlLnYxLlJlYWRDb25zaXN0ZW5jeUIIukgFggECEAEiPwoSR2V0QWNjb3VudFJlc3BvbnNlEikKB2FjY291bnQYASABKAsyGC5hZXZvbi5sZWRnZXIudjEuQWNjb3VudCLtAQoTTGlzdEFjY291bnRzUmVxdWVzdBIsCgVvd25lchgBIAEoCzIdLmFldm9uLmxlZGdlci52MS5BY2NvdW50T3duZXISMQoIY3VycmVuY3kYAiABKAlCH7pIHNgBAXIXMhVeW0EtWl1bQS1aMC05XXsyLDExfSQSOAoGc3RhdHVzGAMgASgOMh4uYWV2b24ubGVkZ2VyLnYxLkFjY291bnRTdGF0dXNCCLpIBYIBAhABEh0KCXBhZ2Vfc2l6ZRgEIAEoBUIKukgHGgUY9AMoABIcCgpwYWdlX3Rva2VuGAUgASgJQgi6SAVyAxiABCJbChRMaXN0QWNjb3VudHNSZXNwb25zZRIqCghhY2NvdW50cxgBIAMoCzIYLmFldm9uLmxlZGdlci52MS5BY2NvdW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK9AQoURnJlZXplQWNjb3VudFJlcXVlc3QSMAoPaWRlbXBvdGVuY3lfa2V5GAEgASgJQhe6SBRyEjIQXlshIiQtfl17MSwxMjh9JBJZCgphY2NvdW50X2lkGAIgASgJQkW6SEJyQDI+XlswLTlhLWZdezh9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezEyfSQSGAoGcmVhc29uGAMgASgJQgi6SAVyAxiAAiJCChVGcmVlemVBY2NvdW50UmVzcG9uc2USKQoHYWNjb3VudBgBIAEoCzIYLmFldm9uLmxlZGdlci52MS5BY2NvdW50Ir8BChZVbmZyZWV6ZUFjY291bnRSZXF1ZXN0EjAKD2lkZW1wb3RlbmN5X2tleRgBIAEoCUIXukgUchIyEF5bISIkLX5dezEsMTI4fSQSWQoKYWNjb3VudF9pZBgCIAEoCUJFukhCckAyPl5bMC05YS1mXXs4fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXsxMn0kEhgKBnJlYXNvbhgDIAEoCUIIukgFcgMYgAIiRAoXVW5mcmVlemVBY2NvdW50UmVzcG9uc2USKQoHYWNjb3VudBgBIAEoCzIYLmFldm9uLmxlZGdlci52MS5BY2NvdW50IrwBChNDbG9zZUFjY291bnRSZXF1ZXN0EjAKD2lkZW1wb3RlbmN5X2tleRgBIAEoCUIXukgUchIyEF5bISIkLX5dezEsMTI4fSQSWQoKYWNjb3VudF9pZBgCIAEoCUJFukhCckAyPl5bMC05YS1mXXs4fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXsxMn0kEhgKBnJlYXNvbhgDIAEoCUIIukgFcgMYgAIiQQoUQ2xvc2VBY2NvdW50UmVzcG9uc2USKQoHYWNjb3VudBgBIAEoCzIYLmFldm9uLmxlZGdlci52MS5BY2NvdW50IosCChFHZXRCYWxhbmNlUmVxdWVzdBJZCgphY2NvdW50X2lkGAEgASgJQkW6SEJyQDI+XlswLTlhLWZdezh9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezEyfSQSMAoKYXNfb2ZfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIABIhCg5hc19vZl9wb3NpdGlvbhgDIAEoA0IHukgEIgIoAEgAEj0KC2NvbnNpc3RlbmN5GAQgASgOMh4uYWV2b24udHlwZS52MS5SZWFkQ29uc2lzdGVuY3lCCLpIBYIBAhABQgcKBWFzX29mIncKEkdldEJhbGFuY2VSZXNwb25zZRISCgphY2NvdW50X2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEikKB2JhbGFuY2UYAyABKAsyGC5hZXZvbi5sZWRnZXIudjEuQmFsYW5jZRIQCghwb3NpdGlvbhgEIAEoAyLGAwoIVHJhbnNmZXISCgoCaWQYASABKAkSKwoEa2luZBgCIAEoDjIdLmFldm9uLmxlZGdlci52MS5UcmFuc2ZlcktpbmQSGAoQZGViaXRfYWNjb3VudF9pZBgDIAEoCRIZChFjcmVkaXRfYWNjb3VudF9pZBgEIAEoCRIQCghjdXJyZW5jeRgFIAEoCRIOCgZhbW91bnQYBiABKAMSFwoPaWRlbXBvdGVuY3lfa2V5GAcgASgJEgwKBG1lbW8YCCABKAkSEAoIYmF0Y2hfaWQYCSABKAkSHAoUcmV2ZXJzZXNfdHJhbnNmZXJfaWQYCiABKAkSFwoPcmV2ZXJzZWRfYW1vdW50GAsgASgDEg8KB2hvbGRfaWQYDCABKAkSLwoLY3JlYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhsKE2RlYml0X2JhbGFuY2VfYWZ0ZXIYDiABKAMSHAoUY3JlZGl0X2JhbGFuY2VfYWZ0ZXIYDyABKAMSHQoVZGViaXRfYWNjb3VudF92ZXJzaW9uGBAgASgDEh4KFmNyZWRpdF9hY2NvdW50X3ZlcnNpb24YESABKAMilQQKD1RyYW5zZmVyUmVxdWVzdBIwCg9pZGVtcG90ZW5jeV9rZXkYASABKAlCF7pIFHISMhBeWyEiJC1+XXsxLDEyOH0kEl8KEGRlYml0X2FjY291bnRfaWQYAiABKAlCRbpIQnJAMj5eWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JBJgChFjcmVkaXRfYWNjb3VudF9pZBgDIAEoCUJFukhCckAyPl5bMC05YS1mXXs4fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXsxMn0kEhcKBmFtb3VudBgEIAEoA0IHukgEIgIgABIxCghjdXJyZW5jeRgFIAEoCUIfukgc2AEBchcyFV5bQS1aXVtBLVowLTldezIsMTF9JBIWCgRtZW1vGAYgASgJQgi6SAVyAxiAAjqoAbpIpAEaoQEKGmNyZWRpdF9hY2NvdW50X2lkLmRpc3RpbmN0EjNjcmVkaXRfYWNjb3VudF9pZCBtdXN0IGRpZmZlciBmcm9tIGRlYml0X2FjY291bnRfaWQaTnRoaXMuZGViaXRfYWNjb3VudF9pZCA9PSAnJyB8fCB0aGlzLmNyZWRpdF9hY2NvdW50X2lkICE9IHRoaXMuZGViaXRfYWNjb3VudF9pZCI/ChBUcmFuc2ZlclJlc3BvbnNlEisKCHRyYW5zZmVyGAEgASgLMhkuYWV2b24ubGVkZ2VyLnYxLlRyYW5zZmVyIt8DCgtUcmFuc2ZlckxlZxJfChBkZWJpdF9hY2NvdW50X2lkGAEgASgJQkW6SEJyQDI+XlswLTlhLWZdezh9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezEyfSQSYAoRY3JlZGl0X2FjY291bnRfaWQYAiABKAlCRbpIQnJAMj5eWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JBIXCgZhbW91bnQYAyABKANCB7pIBCICIAASMQoIY3VycmVuY3kYBCABKAlCH7pIHNgBAXIXMhVeW0EtWl1bQS1aMC05XXsyLDExfSQSFgoEbWVtbxgFIAEoCUIIukgFcgMYgAI6qAG6SKQBGqEBChpjcmVkaXRfYWNjb3VudF9pZC5kaXN0aW5jdBIzY3JlZGl0X2FjY291bnRfaWQgbXVzdCBkaWZmZXIgZnJvbSBkZWJpdF9hY2NvdW50X2lkGk50aGlzLmRlYml0X2FjY291bnRfaWQgPT0gJycgfHwgdGhpcy5jcmVkaXRfYWNjb3VudF9pZCAhPSB0aGlzLmRlYml0X2FjY291bnRfaWQigAEKFFRyYW5zZmVyQmF0Y2hSZXF1ZXN0EjAKD2lkZW1wb3RlbmN5X2tleRgBIAEoCUIXukgUchIyEF5bISIkLX5dezEsMTI4fSQSNgoEbGVncxgCIAMoCzIcLmFldm9uLmxlZGdlci52MS5UcmFuc2ZlckxlZ0IKukgHkgEECAEQZCJXChVUcmFuc2ZlckJhdGNoUmVzcG9uc2USEAoIYmF0Y2hfaWQYASABKAkSLAoJdHJhbnNmZXJzGAIgAygLMhkuYWV2b24ubGVkZ2VyLnYxLlRyYW5zZmVyIoYDCgRIb2xkEgoKAmlkGAEgASgJEhgKEGRlYml0X2FjY291bnRfaWQYAiABKAkSGQoRY3JlZGl0X2FjY291bnRfaWQYAyABKAkSEAoIY3VycmVuY3kYBCABKAkSDgoGYW1vdW50GAUgASgDEisKBnN0YXR1cxgGIAEoDjIbLmFldm9uLmxlZGdlci52MS5Ib2xkU3RhdHVzEhcKD2NhcHR1cmVkX2Ftb3VudBgHIAEoAxIvCgtleHBpcmVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPaWRlbXBvdGVuY3lfa2V5GAkgASgJEgwKBG1lbW8YCiABKAkSGwoTY2FwdHVyZV90cmFuc2Zlcl9pZBgLIAEoCRIvCgtjcmVhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIroEChFDcmVhdGVIb2xkUmVxdWVzdBIwCg9pZGVtcG90ZW5jeV9rZXkYASABKAlCF7pIFHISMhBeWyEiJC1+XXsxLDEyOH0kEl8KEGRlYml0X2FjY291bnRfaWQYAiABKAlCRbpIQnJAMj5eWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JBJgChFjcmVkaXRfYWNjb3VudF9pZBgDIAEoCUJFukhCckAyPl5bMC05YS1mXXs4fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXsxMn0kEhcKBmFtb3VudBgEIAEoA0IHukgEIgIgABIxCghjdXJyZW5jeRgFIAEoCUIfukgc2AEBchcyFV5bQS1aXVtBLVowLTldezIsMTF9JBIhCgp0aW1lb3V0X21zGAYgASgDQg26SAoiCBiAkPvTCSgAEhYKBG1lbW8YByABKAlCCLpIBXIDGIACOqgBukikARqhAQoaY3JlZGl0X2FjY291bnRfaWQuZGlzdGluY3QSM2NyZWRpdF9hY2NvdW50X2lkIG11c3QgZGlmZmVyIGZyb20gZGViaXRfYWNjb3VudF9pZBpOdGhpcy5kZWJpdF9hY2NvdW50X2lkID09ICcnIHx8IHRoaXMuY3JlZGl0X2FjY291bnRfaWQgIT0gdGhpcy5kZWJpdF9hY2NvdW50X2lkIjkKEkNyZWF0ZUhvbGRSZXNwb25zZRIjCgRob2xkGAEgASgLMhUuYWV2b24ubGVkZ2VyLnYxLkhvbGQitwEKEkNhcHR1cmVIb2xkUmVxdWVzdBIwCg9pZGVtcG90ZW5jeV9rZXkYASABKAlCF7pIFHISMhBeWyEiJC1+XXsxLDEyOH0kElYKB2hvbGRfaWQYAiABKAlCRbpIQnJAMj5eWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JBIXCgZhbW91bnQYAyABKANCB7pIBCICKAAiZwoTQ2FwdHVyZUhvbGRSZXNwb25zZRIjCgRob2xkGAEgASgLMhUuYWV2b24ubGVkZ2VyLnYxLkhvbGQSKwoIdHJhbnNmZXIYAiABKAsyGS5hZXZvbi5sZWRnZXIudjEuVHJhbnNmZXIimwEKD1ZvaWRIb2xkUmVxdWVzdBIwCg9pZGVtcG90ZW5jeV9rZXkYASABKAlCF7pIFHISMhBeWyEiJC1+XXsxLDEyOH0kElYKB2hvbGRfaWQYAiABKAlCRbpIQnJAMj5eWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JCI3ChBWb2lkSG9sZFJlc3BvbnNlEiMKBGhvbGQYASABKAsyFS5hZXZvbi5sZWRnZXIudjEuSG9sZCJoCg5HZXRIb2xkUmVxdWVzdBJWCgdob2xkX2lkGAEgASgJQkW6SEJyQDI+XlswLTlhLWZdezh9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezEyfSQiNgoPR2V0SG9sZFJlc3BvbnNlEiMKBGhvbGQYASABKAsyFS5hZXZvbi5sZWRnZXIudjEuSG9sZCLXAQoWUmV2ZXJzZVRyYW5zZmVyUmVxdWVzdBIwCg9pZGVtcG90ZW5jeV9rZXkYASABKAlCF7pIFHISMhBeWyEiJC1+XXsxLDEyOH0kEloKC3RyYW5zZmVyX2lkGAIgASgJQkW6SEJyQDI+XlswLTlhLWZdezh9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezEyfSQSFwoGYW1vdW50GAMgASgDQge6SAQiAigAEhYKBG1lbW8YBCABKAlCCLpIBXIDGIACInMKF1JldmVyc2VUcmFuc2ZlclJlc3BvbnNlEisKCHJldmVyc2FsGAEgASgLMhkuYWV2b24ubGVkZ2VyLnYxLlRyYW5zZmVyEisKCG9yaWdpbmFsGAIgASgLMhkuYWV2b24ubGVkZ2VyLnYxLlRyYW5zZmVyIukBChJHZXRUcmFuc2ZlclJlcXVlc3QSXAoLdHJhbnNmZXJfaWQYASABKAlCRbpIQnJAMj5eWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JEgAEiUKD2lkZW1wb3RlbmN5X2tleRgCIAEoCUIKukgHcgUQARigAUgAEj0KC2NvbnNpc3RlbmN5GAMgASgOMh4uYWV2b24udHlwZS52MS5SZWFkQ29uc2lzdGVuY3lCCLpIBYIBAhABQg8KBmxvb2t1cBIFukgCCAEiQgoTR2V0VHJhbnNmZXJSZXNwb25zZRIrCgh0cmFuc2ZlchgBIAEoCzIZLmFldm9uLmxlZGdlci52MS5UcmFuc2ZlciKlAwoUTGlzdFRyYW5zZmVyc1JlcXVlc3QSWQoKYWNjb3VudF9pZBgBIAEoCUJFukhCckAyPl5bMC05YS1mXXs4fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXsxMn0kEi4KCnN0YXJ0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIdCglwYWdlX3NpemUYBCABKAVCCrpIBxoFGPQDKAASHAoKcGFnZV90b2tlbhgFIAEoCUIIukgFcgMYgAQ6lgG6SJIBGo8BChllbmRfdGltZS5hZnRlcl9zdGFydF90aW1lEiFlbmRfdGltZSBtdXN0IGJlIGFmdGVyIHN0YXJ0X3RpbWUaTyFoYXModGhpcy5zdGFydF90aW1lKSB8fCAhaGFzKHRoaXMuZW5kX3RpbWUpIHx8IHRoaXMuZW5kX3RpbWUgPiB0aGlzLnN0YXJ0X3RpbWUiXgoVTGlzdFRyYW5zZmVyc1Jlc3BvbnNlEiwKCXRyYW5zZmVycxgBIAMoCzIZLmFldm9uLmxlZGdlci52MS5UcmFuc2ZlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiswEKBUVudHJ5EhAKCHBvc2l0aW9uGAEgASgDEhMKC3RyYW5zZmVyX2lkGAIgASgJEhIKCmFjY291bnRfaWQYAyABKAkSDgoGYW1vdW50GAQgASgDEhUKDWJhbGFuY2VfYWZ0ZXIYBSABKAMSFwoPYWNjb3VudF92ZXJzaW9uGAYgASgDEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKjAwoSTGlzdEVudHJpZXNSZXF1ZXN0ElkKCmFjY291bnRfaWQYASABKAlCRbpIQnJAMj5eWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JBIuCgpzdGFydF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHQoJcGFnZV9zaXplGAQgASgFQgq6SAcaBRj0AygAEhwKCnBhZ2VfdG9rZW4YBSABKAlCCLpIBXIDGIAEOpYBukiSARqPAQoZZW5kX3RpbWUuYWZ0ZXJfc3RhcnRfdGltZRIhZW5kX3RpbWUgbXVzdCBiZSBhZnRlciBzdGFydF90aW1lGk8haGFzKHRoaXMuc3RhcnRfdGltZSkgfHwgIWhhcyh0aGlzLmVuZF90aW1lKSB8fCB0aGlzLmVuZF90aW1lID4gdGhpcy5zdGFydF90aW1lIlcKE0xpc3RFbnRyaWVzUmVzcG9uc2USJwoHZW50cmllcxgBIAMoCzIWLmFldm9uLmxlZGdlci52MS5FbnRyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqqgEKDVN5c3RlbUFjY291bnQSHgoaU1lTVEVNX0FDQ09VTlRfVU5TUEVDSUZJRUQQABIbChdTWVNURU1fQUNDT1VOVF9JU1NVQU5DRRABEhsKF1NZU1RFTV9BQ0NPVU5UX1RSRUFTVVJZEAISFwoTU1lTVEVNX0FDQ09VTlRfRkVFUxADEiYKIlNZU1RFTV9BQ0NPVU5UX0VYVEVSTkFMX1NFVFRMRU1FTlQQBCqAAQoNQWNjb3VudFN0YXR1cxIeChpBQ0NPVU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFUFDQ09VTlRfU1RBVFVTX0FDVElWRRABEhkKFUFDQ09VTlRfU1RBVFVTX0ZST1pFThACEhkKFUFDQ09VTlRfU1RBVFVTX0NMT1NFRBADKoUBCgxUcmFuc2ZlcktpbmQSHQoZVFJBTlNGRVJfS0lORF9VTlNQRUNJRklFRBAAEhoKFlRSQU5TRkVSX0tJTkRfVFJBTlNGRVIQARIeChpUUkFOU0ZFUl9LSU5EX0hPTERfQ0FQVFVSRRACEhoKFlRSQU5TRkVSX0tJTkRfUkVWRVJTQUwQAyqNAQoKSG9sZFN0YXR1cxIbChdIT0xEX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE0hPTERfU1RBVFVTX1BFTkRJTkcQARIYChRIT0xEX1NUQVRVU19DQVBUVVJFRBACEhYKEkhPTERfU1RBVFVTX1ZPSURFRBADEhcKE0hPTERfU1RBVFVTX0VYUElSRUQQBDLVDQoNTGVkZ2VyU2VydmljZRJhCg5MaXN0Q3VycmVuY2llcxImLmFldm9uLmxlZGdlci52MS5MaXN0Q3VycmVuY2llc1JlcXVlc3QaJy5hZXZvbi5sZWRnZXIudjEuTGlzdEN1cnJlbmNpZXNSZXNwb25zZRJYCgtHZXRDdXJyZW5jeRIjLmFldm9uLmxlZGdlci52MS5HZXRDdXJyZW5jeVJlcXVlc3QaJC5hZXZvbi5sZWRnZXIudjEuR2V0Q3VycmVuY3lSZXNwb25zZRJeCg1DcmVhdGVBY2NvdW50EiUuYWV2b24ubGVkZ2VyLnYxLkNyZWF0ZUFjY291bnRSZXF1ZXN0GiYuYWV2b24ubGVkZ2VyLnYxLkNyZWF0ZUFjY291bnRSZXNwb25zZRJVCgpHZXRBY2NvdW50EiIuYWV2b24ubGVkZ2VyLnYxLkdldEFjY291bnRSZXF1ZXN0GiMuYWV2b24ubGVkZ2VyLnYxLkdldEFjY291bnRSZXNwb25zZRJbCgxMaXN0QWNjb3VudHMSJC5hZXZvbi5sZWRnZXIudjEuTGlzdEFjY291bnRzUmVxdWVzdBolLmFldm9uLmxlZGdlci52MS5MaXN0QWNjb3VudHNSZXNwb25zZRJeCg1GcmVlemVBY2NvdW50EiUuYWV2b24ubGVkZ2VyLnYxLkZyZWV6ZUFjY291bnRSZXF1ZXN0GiYuYWV2b24ubGVkZ2VyLnYxLkZyZWV6ZUFjY291bnRSZXNwb25zZRJkCg9VbmZyZWV6ZUFjY291bnQSJy5hZXZvbi5sZWRnZXIudjEuVW5mcmVlemVBY2NvdW50UmVxdWVzdBooLmFldm9uLmxlZGdlci52MS5VbmZyZWV6ZUFjY291bnRSZXNwb25zZRJbCgxDbG9zZUFjY291bnQSJC5hZXZvbi5sZWRnZXIudjEuQ2xvc2VBY2NvdW50UmVxdWVzdBolLmFldm9uLmxlZGdlci52MS5DbG9zZUFjY291bnRSZXNwb25zZRJVCgpHZXRCYWxhbmNlEiIuYWV2b24ubGVkZ2VyLnYxLkdldEJhbGFuY2VSZXF1ZXN0GiMuYWV2b24ubGVkZ2VyLnYxLkdldEJhbGFuY2VSZXNwb25zZRJPCghUcmFuc2ZlchIgLmFldm9uLmxlZGdlci52MS5UcmFuc2ZlclJlcXVlc3QaIS5hZXZvbi5sZWRnZXIudjEuVHJhbnNmZXJSZXNwb25zZRJeCg1UcmFuc2ZlckJhdGNoEiUuYWV2b24ubGVkZ2VyLnYxLlRyYW5zZmVyQmF0Y2hSZXF1ZXN0GiYuYWV2b24ubGVkZ2VyLnYxLlRyYW5zZmVyQmF0Y2hSZXNwb25zZRJVCgpDcmVhdGVIb2xkEiIuYWV2b24ubGVkZ2VyLnYxLkNyZWF0ZUhvbGRSZXF1ZXN0GiMuYWV2b24ubGVkZ2VyLnYxLkNyZWF0ZUhvbGRSZXNwb25zZRJYCgtDYXB0dXJlSG9sZBIjLmFldm9uLmxlZGdlci52MS5DYXB0dXJlSG9sZFJlcXVlc3QaJC5hZXZvbi5sZWRnZXIudjEuQ2FwdHVyZUhvbGRSZXNwb25zZRJPCghWb2lkSG9sZBIgLmFldm9uLmxlZGdlci52MS5Wb2lkSG9sZFJlcXVlc3QaIS5hZXZvbi5sZWRnZXIudjEuVm9pZEhvbGRSZXNwb25zZRJMCgdHZXRIb2xkEh8uYWV2b24ubGVkZ2VyLnYxLkdldEhvbGRSZXF1ZXN0GiAuYWV2b24ubGVkZ2VyLnYxLkdldEhvbGRSZXNwb25zZRJkCg9SZXZlcnNlVHJhbnNmZXISJy5hZXZvbi5sZWRnZXIudjEuUmV2ZXJzZVRyYW5zZmVyUmVxdWVzdBooLmFldm9uLmxlZGdlci52MS5SZXZlcnNlVHJhbnNmZXJSZXNwb25zZRJYCgtHZXRUcmFuc2ZlchIjLmFldm9uLmxlZGdlci52MS5HZXRUcmFuc2ZlclJlcXVlc3QaJC5hZXZvbi5sZWRnZXIudjEuR2V0VHJhbnNmZXJSZXNwb25zZRJeCg1MaXN0VHJhbnNmZXJzEiUuYWV2b24ubGVkZ2VyLnYxLkxpc3RUcmFuc2ZlcnNSZXF1ZXN0GiYuYWV2b24ubGVkZ2VyLnYxLkxpc3RUcmFuc2ZlcnNSZXNwb25zZRJYCgtMaXN0RW50cmllcxIjLmFldm9uLmxlZGdlci52MS5MaXN0RW50cmllc1JlcXVlc3QaJC5hZXZvbi5sZWRnZXIudjEuTGlzdEVudHJpZXNSZXNwb25zZWIGcHJvdG8z", [file_aevon_type_v1_read_consistency, file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * A currency (or in-OS token) and its minor-unit scale.
@@ -23,21 +24,22 @@ export const file_aevon_ledger_v1_ledger: GenFile = /*@__PURE__*/
  */
 export type Currency = Message<"aevon.ledger.v1.Currency"> & {
   /**
-   * Upper-case code of 3 to 12 characters [A-Z0-9], e.g. "USD", "AEV".
+   * Upper-case code of 3 to 12 characters [A-Z0-9] starting with a letter,
+   * e.g. "USD", "AEV".
    *
    * @generated from field: string code = 1;
    */
   code: string;
 
   /**
-   * Number of decimal places of one minor unit: USD 2 (cents), AEV 8.
+   * Number of decimal places of one minor unit: USD 2 (cents), AEV 8; 0 to 18.
    *
    * @generated from field: uint32 scale = 2;
    */
   scale: number;
 
   /**
-   * Human-readable name.
+   * Human-readable name, up to 64 characters.
    *
    * @generated from field: string name = 3;
    */
@@ -52,6 +54,8 @@ export const CurrencySchema: GenMessage<Currency> = /*@__PURE__*/
   messageDesc(file_aevon_ledger_v1_ledger, 0);
 
 /**
+ * Lists every currency; takes no parameters.
+ *
  * @generated from message aevon.ledger.v1.ListCurrenciesRequest
  */
 export type ListCurrenciesRequest = Message<"aevon.ledger.v1.ListCurrenciesRequest"> & {
@@ -65,10 +69,15 @@ export const ListCurrenciesRequestSchema: GenMessage<ListCurrenciesRequest> = /*
   messageDesc(file_aevon_ledger_v1_ledger, 1);
 
 /**
+ * Every currency the ledger knows.
+ *
  * @generated from message aevon.ledger.v1.ListCurrenciesResponse
  */
 export type ListCurrenciesResponse = Message<"aevon.ledger.v1.ListCurrenciesResponse"> & {
   /**
+   * Ordered by code; never empty once migrations have run (USD, EUR and AEV
+   * are seeded).
+   *
    * @generated from field: repeated aevon.ledger.v1.Currency currencies = 1;
    */
   currencies: Currency[];
@@ -82,11 +91,14 @@ export const ListCurrenciesResponseSchema: GenMessage<ListCurrenciesResponse> = 
   messageDesc(file_aevon_ledger_v1_ledger, 2);
 
 /**
+ * Looks up one currency.
+ *
  * @generated from message aevon.ledger.v1.GetCurrencyRequest
  */
 export type GetCurrencyRequest = Message<"aevon.ledger.v1.GetCurrencyRequest"> & {
   /**
-   * Currency code, e.g. "USD". Case-sensitive, upper-case.
+   * Currency code, e.g. "USD": case-sensitive, upper-case, 3 to 12
+   * characters of [A-Z0-9] starting with a letter.
    *
    * @generated from field: string code = 1;
    */
@@ -101,10 +113,14 @@ export const GetCurrencyRequestSchema: GenMessage<GetCurrencyRequest> = /*@__PUR
   messageDesc(file_aevon_ledger_v1_ledger, 3);
 
 /**
+ * The currency asked for.
+ *
  * @generated from message aevon.ledger.v1.GetCurrencyResponse
  */
 export type GetCurrencyResponse = Message<"aevon.ledger.v1.GetCurrencyResponse"> & {
   /**
+   * The currency, never empty.
+   *
    * @generated from field: aevon.ledger.v1.Currency currency = 1;
    */
   currency?: Currency | undefined;
@@ -124,11 +140,13 @@ export const GetCurrencyResponseSchema: GenMessage<GetCurrencyResponse> = /*@__P
  */
 export type AccountOwner = Message<"aevon.ledger.v1.AccountOwner"> & {
   /**
+   * Exactly one of user_id and system, when the owner is given at all.
+   *
    * @generated from oneof aevon.ledger.v1.AccountOwner.owner
    */
   owner: {
     /**
-     * A user id (UUID) from aevon.identity.v1.
+     * A user id from aevon.identity.v1: a lower-case, hyphenated UUID.
      *
      * @generated from field: string user_id = 1;
      */
@@ -136,6 +154,8 @@ export type AccountOwner = Message<"aevon.ledger.v1.AccountOwner"> & {
     case: "userId";
   } | {
     /**
+     * A system role (not UNSPECIFIED).
+     *
      * @generated from field: aevon.ledger.v1.SystemAccount system = 2;
      */
     value: SystemAccount;
@@ -165,7 +185,8 @@ export type BalancePolicy = Message<"aevon.ledger.v1.BalancePolicy"> & {
 
   /**
    * With allow_negative: the most it may go below zero, in minor units
-   * (>= 0). Unset means no limit (typical of system accounts).
+   * (int64, >= 0). Unset means no limit (typical of system accounts). Only
+   * allowed with allow_negative.
    *
    * @generated from field: optional int64 overdraft_limit = 2;
    */
@@ -180,7 +201,7 @@ export const BalancePolicySchema: GenMessage<BalancePolicy> = /*@__PURE__*/
   messageDesc(file_aevon_ledger_v1_ledger, 6);
 
 /**
- * Balances in minor units.
+ * Balances in minor units (int64).
  *
  * @generated from message aevon.ledger.v1.Balance
  */
@@ -222,37 +243,49 @@ export const BalanceSchema: GenMessage<Balance> = /*@__PURE__*/
   messageDesc(file_aevon_ledger_v1_ledger, 7);
 
 /**
+ * A ledger account: one owner, one currency, its balances.
+ *
  * @generated from message aevon.ledger.v1.Account
  */
 export type Account = Message<"aevon.ledger.v1.Account"> & {
   /**
-   * Server-assigned, time-ordered UUID (v7).
+   * Server-assigned, time-ordered UUID (v7), lower-case.
    *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * The user or system role that owns the account.
+   *
    * @generated from field: aevon.ledger.v1.AccountOwner owner = 2;
    */
   owner?: AccountOwner | undefined;
 
   /**
+   * Currency code of every amount on the account.
+   *
    * @generated from field: string currency = 3;
    */
   currency: string;
 
   /**
+   * ACTIVE, FROZEN or CLOSED.
+   *
    * @generated from field: aevon.ledger.v1.AccountStatus status = 4;
    */
   status: AccountStatus;
 
   /**
+   * The floor of the available balance.
+   *
    * @generated from field: aevon.ledger.v1.BalancePolicy policy = 5;
    */
   policy?: BalancePolicy | undefined;
 
   /**
+   * The balances now.
+   *
    * @generated from field: aevon.ledger.v1.Balance balance = 6;
    */
   balance?: Balance | undefined;
@@ -265,7 +298,7 @@ export type Account = Message<"aevon.ledger.v1.Account"> & {
   version: bigint;
 
   /**
-   * Free label, up to 64 characters.
+   * Free label, up to 64 characters; empty when none.
    *
    * @generated from field: string label = 8;
    */
@@ -279,11 +312,15 @@ export type Account = Message<"aevon.ledger.v1.Account"> & {
   isDefault: boolean;
 
   /**
+   * When the account was opened.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 10;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When its status, balances or version last changed.
+   *
    * @generated from field: google.protobuf.Timestamp update_time = 11;
    */
   updateTime?: Timestamp | undefined;
@@ -297,40 +334,50 @@ export const AccountSchema: GenMessage<Account> = /*@__PURE__*/
   messageDesc(file_aevon_ledger_v1_ledger, 8);
 
 /**
+ * Opens an account.
+ *
  * @generated from message aevon.ledger.v1.CreateAccountRequest
  */
 export type CreateAccountRequest = Message<"aevon.ledger.v1.CreateAccountRequest"> & {
   /**
+   * Required: 1 to 128 printable ASCII characters, without '#'.
+   *
    * @generated from field: string idempotency_key = 1;
    */
   idempotencyKey: string;
 
   /**
+   * Required: a user (who must exist and not be deleted) or a system role.
+   *
    * @generated from field: aevon.ledger.v1.AccountOwner owner = 2;
    */
   owner?: AccountOwner | undefined;
 
   /**
-   * Currency code; must exist (see ListCurrencies).
+   * Required: an existing currency code (see ListCurrencies).
    *
    * @generated from field: string currency = 3;
    */
   currency: string;
 
   /**
-   * Defaults: users never below zero; system accounts without limit.
+   * Optional. When unset: users never below zero, system accounts without
+   * limit.
    *
    * @generated from field: aevon.ledger.v1.BalancePolicy policy = 4;
    */
   policy?: BalancePolicy | undefined;
 
   /**
+   * Free label, up to 64 characters; empty for none.
+   *
    * @generated from field: string label = 5;
    */
   label: string;
 
   /**
-   * Make this the user's default wallet in the currency (user owners only).
+   * Make this the user's default wallet in the currency (user owners only;
+   * one per user and currency).
    *
    * @generated from field: bool is_default = 6;
    */
@@ -345,10 +392,14 @@ export const CreateAccountRequestSchema: GenMessage<CreateAccountRequest> = /*@_
   messageDesc(file_aevon_ledger_v1_ledger, 9);
 
 /**
+ * The account opened.
+ *
  * @generated from message aevon.ledger.v1.CreateAccountResponse
  */
 export type CreateAccountResponse = Message<"aevon.ledger.v1.CreateAccountResponse"> & {
   /**
+   * The new account, at zero balance.
+   *
    * @generated from field: aevon.ledger.v1.Account account = 1;
    */
   account?: Account | undefined;
@@ -362,10 +413,14 @@ export const CreateAccountResponseSchema: GenMessage<CreateAccountResponse> = /*
   messageDesc(file_aevon_ledger_v1_ledger, 10);
 
 /**
+ * Reads one account.
+ *
  * @generated from message aevon.ledger.v1.GetAccountRequest
  */
 export type GetAccountRequest = Message<"aevon.ledger.v1.GetAccountRequest"> & {
   /**
+   * Required: the account's id (lower-case UUID).
+   *
    * @generated from field: string account_id = 1;
    */
   accountId: string;
@@ -388,10 +443,14 @@ export const GetAccountRequestSchema: GenMessage<GetAccountRequest> = /*@__PURE_
   messageDesc(file_aevon_ledger_v1_ledger, 11);
 
 /**
+ * The account asked for.
+ *
  * @generated from message aevon.ledger.v1.GetAccountResponse
  */
 export type GetAccountResponse = Message<"aevon.ledger.v1.GetAccountResponse"> & {
   /**
+   * The account and its current balances.
+   *
    * @generated from field: aevon.ledger.v1.Account account = 1;
    */
   account?: Account | undefined;
@@ -405,39 +464,43 @@ export const GetAccountResponseSchema: GenMessage<GetAccountResponse> = /*@__PUR
   messageDesc(file_aevon_ledger_v1_ledger, 12);
 
 /**
+ * Lists accounts; every filter is optional and they combine with AND.
+ *
  * @generated from message aevon.ledger.v1.ListAccountsRequest
  */
 export type ListAccountsRequest = Message<"aevon.ledger.v1.ListAccountsRequest"> & {
   /**
-   * Only accounts of this owner, when set.
+   * Only accounts of this owner, when set (then exactly one of user_id and
+   * system).
    *
    * @generated from field: aevon.ledger.v1.AccountOwner owner = 1;
    */
   owner?: AccountOwner | undefined;
 
   /**
-   * Only accounts in this currency, when set.
+   * Only accounts in this currency, when not empty (3 to 12 of [A-Z0-9]).
    *
    * @generated from field: string currency = 2;
    */
   currency: string;
 
   /**
-   * Only accounts in this status, when set.
+   * Only accounts in this status, when not UNSPECIFIED.
    *
    * @generated from field: aevon.ledger.v1.AccountStatus status = 3;
    */
   status: AccountStatus;
 
   /**
-   * 1 to 500; 0 means 50.
+   * 0 to 500; 0 means 50.
    *
    * @generated from field: int32 page_size = 4;
    */
   pageSize: number;
 
   /**
-   * From the previous response's next_page_token; empty for the first page.
+   * From the previous response's next_page_token, with the same filters;
+   * empty for the first page. At most 512 characters.
    *
    * @generated from field: string page_token = 5;
    */
@@ -452,6 +515,8 @@ export const ListAccountsRequestSchema: GenMessage<ListAccountsRequest> = /*@__P
   messageDesc(file_aevon_ledger_v1_ledger, 13);
 
 /**
+ * One page of accounts.
+ *
  * @generated from message aevon.ledger.v1.ListAccountsResponse
  */
 export type ListAccountsResponse = Message<"aevon.ledger.v1.ListAccountsResponse"> & {
@@ -478,21 +543,28 @@ export const ListAccountsResponseSchema: GenMessage<ListAccountsResponse> = /*@_
   messageDesc(file_aevon_ledger_v1_ledger, 14);
 
 /**
+ * Freezes an account.
+ *
  * @generated from message aevon.ledger.v1.FreezeAccountRequest
  */
 export type FreezeAccountRequest = Message<"aevon.ledger.v1.FreezeAccountRequest"> & {
   /**
+   * Required: 1 to 128 printable ASCII characters, without '#'.
+   *
    * @generated from field: string idempotency_key = 1;
    */
   idempotencyKey: string;
 
   /**
+   * Required: the account's id (lower-case UUID).
+   *
    * @generated from field: string account_id = 2;
    */
   accountId: string;
 
   /**
-   * Why, for the audit trail. Up to 256 characters.
+   * Why, for the audit trail (kept for ever: no personal data). Up to 256
+   * characters; may be empty.
    *
    * @generated from field: string reason = 3;
    */
@@ -507,10 +579,14 @@ export const FreezeAccountRequestSchema: GenMessage<FreezeAccountRequest> = /*@_
   messageDesc(file_aevon_ledger_v1_ledger, 15);
 
 /**
+ * The frozen account.
+ *
  * @generated from message aevon.ledger.v1.FreezeAccountResponse
  */
 export type FreezeAccountResponse = Message<"aevon.ledger.v1.FreezeAccountResponse"> & {
   /**
+   * The account, FROZEN.
+   *
    * @generated from field: aevon.ledger.v1.Account account = 1;
    */
   account?: Account | undefined;
@@ -524,20 +600,29 @@ export const FreezeAccountResponseSchema: GenMessage<FreezeAccountResponse> = /*
   messageDesc(file_aevon_ledger_v1_ledger, 16);
 
 /**
+ * Unfreezes an account.
+ *
  * @generated from message aevon.ledger.v1.UnfreezeAccountRequest
  */
 export type UnfreezeAccountRequest = Message<"aevon.ledger.v1.UnfreezeAccountRequest"> & {
   /**
+   * Required: 1 to 128 printable ASCII characters, without '#'.
+   *
    * @generated from field: string idempotency_key = 1;
    */
   idempotencyKey: string;
 
   /**
+   * Required: the account's id (lower-case UUID).
+   *
    * @generated from field: string account_id = 2;
    */
   accountId: string;
 
   /**
+   * Why, for the audit trail (kept for ever: no personal data). Up to 256
+   * characters; may be empty.
+   *
    * @generated from field: string reason = 3;
    */
   reason: string;
@@ -551,10 +636,14 @@ export const UnfreezeAccountRequestSchema: GenMessage<UnfreezeAccountRequest> = 
   messageDesc(file_aevon_ledger_v1_ledger, 17);
 
 /**
+ * The unfrozen account.
+ *
  * @generated from message aevon.ledger.v1.UnfreezeAccountResponse
  */
 export type UnfreezeAccountResponse = Message<"aevon.ledger.v1.UnfreezeAccountResponse"> & {
   /**
+   * The account, ACTIVE.
+   *
    * @generated from field: aevon.ledger.v1.Account account = 1;
    */
   account?: Account | undefined;
@@ -568,20 +657,29 @@ export const UnfreezeAccountResponseSchema: GenMessage<UnfreezeAccountResponse> 
   messageDesc(file_aevon_ledger_v1_ledger, 18);
 
 /**
+ * Closes an account.
+ *
  * @generated from message aevon.ledger.v1.CloseAccountRequest
  */
 export type CloseAccountRequest = Message<"aevon.ledger.v1.CloseAccountRequest"> & {
   /**
+   * Required: 1 to 128 printable ASCII characters, without '#'.
+   *
    * @generated from field: string idempotency_key = 1;
    */
   idempotencyKey: string;
 
   /**
+   * Required: the account's id (lower-case UUID).
+   *
    * @generated from field: string account_id = 2;
    */
   accountId: string;
 
   /**
+   * Why, for the audit trail (kept for ever: no personal data). Up to 256
+   * characters; may be empty.
+   *
    * @generated from field: string reason = 3;
    */
   reason: string;
@@ -595,10 +693,14 @@ export const CloseAccountRequestSchema: GenMessage<CloseAccountRequest> = /*@__P
   messageDesc(file_aevon_ledger_v1_ledger, 19);
 
 /**
+ * The closed account.
+ *
  * @generated from message aevon.ledger.v1.CloseAccountResponse
  */
 export type CloseAccountResponse = Message<"aevon.ledger.v1.CloseAccountResponse"> & {
   /**
+   * The account, CLOSED.
+   *
    * @generated from field: aevon.ledger.v1.Account account = 1;
    */
   account?: Account | undefined;
@@ -612,29 +714,36 @@ export const CloseAccountResponseSchema: GenMessage<CloseAccountResponse> = /*@_
   messageDesc(file_aevon_ledger_v1_ledger, 20);
 
 /**
+ * Reads an account's balances.
+ *
  * @generated from message aevon.ledger.v1.GetBalanceRequest
  */
 export type GetBalanceRequest = Message<"aevon.ledger.v1.GetBalanceRequest"> & {
   /**
+   * Required: the account's id (lower-case UUID).
+   *
    * @generated from field: string account_id = 1;
    */
   accountId: string;
 
   /**
    * Balance as of a past moment: the posted balance after the last entry at
-   * or before it. Pending amounts are only known for now.
+   * or before it. Pending amounts are only known for now. Unset: now.
    *
    * @generated from oneof aevon.ledger.v1.GetBalanceRequest.as_of
    */
   asOf: {
     /**
+     * The last entry created at or before this time (inclusive) counts.
+     *
      * @generated from field: google.protobuf.Timestamp as_of_time = 2;
      */
     value: Timestamp;
     case: "asOfTime";
   } | {
     /**
-     * A journal position (an entry's `position`).
+     * A journal position (an entry's `position`, >= 0): the last entry at or
+     * before it counts.
      *
      * @generated from field: int64 as_of_position = 3;
      */
@@ -660,15 +769,21 @@ export const GetBalanceRequestSchema: GenMessage<GetBalanceRequest> = /*@__PURE_
   messageDesc(file_aevon_ledger_v1_ledger, 21);
 
 /**
+ * An account's balances.
+ *
  * @generated from message aevon.ledger.v1.GetBalanceResponse
  */
 export type GetBalanceResponse = Message<"aevon.ledger.v1.GetBalanceResponse"> & {
   /**
+   * The account asked for.
+   *
    * @generated from field: string account_id = 1;
    */
   accountId: string;
 
   /**
+   * Its currency code.
+   *
    * @generated from field: string currency = 2;
    */
   currency: string;
@@ -703,104 +818,122 @@ export const GetBalanceResponseSchema: GenMessage<GetBalanceResponse> = /*@__PUR
  */
 export type Transfer = Message<"aevon.ledger.v1.Transfer"> & {
   /**
+   * Server-assigned, time-ordered UUID (v7), lower-case.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * Plain transfer, hold capture or reversal.
+   *
    * @generated from field: aevon.ledger.v1.TransferKind kind = 2;
    */
   kind: TransferKind;
 
   /**
+   * The account money left.
+   *
    * @generated from field: string debit_account_id = 3;
    */
   debitAccountId: string;
 
   /**
+   * The account money arrived at.
+   *
    * @generated from field: string credit_account_id = 4;
    */
   creditAccountId: string;
 
   /**
+   * Currency code of both accounts.
+   *
    * @generated from field: string currency = 5;
    */
   currency: string;
 
   /**
-   * > 0, minor units.
+   * > 0, minor units (int64).
    *
    * @generated from field: int64 amount = 6;
    */
   amount: bigint;
 
   /**
-   * The client's key, when it came with one (batch legs: "<batch key>#<index>").
+   * The client's key, when it came with one (batch legs: "<batch key>#<index>");
+   * empty for reversals and captures.
    *
    * @generated from field: string idempotency_key = 7;
    */
   idempotencyKey: string;
 
   /**
-   * Free text up to 256 characters.
+   * Free text up to 256 characters; empty when none.
    *
    * @generated from field: string memo = 8;
    */
   memo: string;
 
   /**
-   * Set on batch legs.
+   * Set on batch legs; empty otherwise.
    *
    * @generated from field: string batch_id = 9;
    */
   batchId: string;
 
   /**
-   * Set on reversals: the transfer this one compensates.
+   * Set on reversals: the transfer this one compensates; empty otherwise.
    *
    * @generated from field: string reverses_transfer_id = 10;
    */
   reversesTransferId: string;
 
   /**
-   * Sum of the reversals of this transfer so far (<= amount).
+   * Sum of the reversals of this transfer so far (<= amount), minor units.
    *
    * @generated from field: int64 reversed_amount = 11;
    */
   reversedAmount: bigint;
 
   /**
-   * Set on hold captures.
+   * Set on hold captures; empty otherwise.
    *
    * @generated from field: string hold_id = 12;
    */
   holdId: string;
 
   /**
+   * The transaction's time, raised to the latest change of the accounts it
+   * touches when that is later (entry times never go backwards on an account).
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 13;
    */
   createTime?: Timestamp | undefined;
 
   /**
-   * Posted balances right after this transfer.
+   * Posted balance of the debit account right after this transfer.
    *
    * @generated from field: int64 debit_balance_after = 14;
    */
   debitBalanceAfter: bigint;
 
   /**
+   * Posted balance of the credit account right after this transfer.
+   *
    * @generated from field: int64 credit_balance_after = 15;
    */
   creditBalanceAfter: bigint;
 
   /**
-   * The accounts' versions right after this transfer (their entries' numbers).
+   * The debit account's version right after this transfer (its entry's number).
    *
    * @generated from field: int64 debit_account_version = 16;
    */
   debitAccountVersion: bigint;
 
   /**
+   * The credit account's version right after this transfer (its entry's number).
+   *
    * @generated from field: int64 credit_account_version = 17;
    */
   creditAccountVersion: bigint;
@@ -814,39 +947,50 @@ export const TransferSchema: GenMessage<Transfer> = /*@__PURE__*/
   messageDesc(file_aevon_ledger_v1_ledger, 23);
 
 /**
+ * Moves money between two accounts.
+ *
  * @generated from message aevon.ledger.v1.TransferRequest
  */
 export type TransferRequest = Message<"aevon.ledger.v1.TransferRequest"> & {
   /**
+   * Required: 1 to 128 printable ASCII characters, without '#'.
+   *
    * @generated from field: string idempotency_key = 1;
    */
   idempotencyKey: string;
 
   /**
+   * Required: the account debited (lower-case UUID).
+   *
    * @generated from field: string debit_account_id = 2;
    */
   debitAccountId: string;
 
   /**
+   * Required: the account credited (lower-case UUID); not the debit account.
+   *
    * @generated from field: string credit_account_id = 3;
    */
   creditAccountId: string;
 
   /**
-   * > 0, minor units.
+   * Required: > 0, minor units (int64).
    *
    * @generated from field: int64 amount = 4;
    */
   amount: bigint;
 
   /**
-   * Optional: when set, must equal both accounts' currency.
+   * Optional: when not empty, an existing currency code that must equal both
+   * accounts' currency.
    *
    * @generated from field: string currency = 5;
    */
   currency: string;
 
   /**
+   * Free text up to 256 characters; may be empty.
+   *
    * @generated from field: string memo = 6;
    */
   memo: string;
@@ -860,10 +1004,14 @@ export const TransferRequestSchema: GenMessage<TransferRequest> = /*@__PURE__*/
   messageDesc(file_aevon_ledger_v1_ledger, 24);
 
 /**
+ * The transfer posted.
+ *
  * @generated from message aevon.ledger.v1.TransferResponse
  */
 export type TransferResponse = Message<"aevon.ledger.v1.TransferResponse"> & {
   /**
+   * The transfer, with the balances it left.
+   *
    * @generated from field: aevon.ledger.v1.Transfer transfer = 1;
    */
   transfer?: Transfer | undefined;
@@ -877,30 +1025,43 @@ export const TransferResponseSchema: GenMessage<TransferResponse> = /*@__PURE__*
   messageDesc(file_aevon_ledger_v1_ledger, 25);
 
 /**
+ * One transfer of a batch: the fields of a TransferRequest without its key.
+ *
  * @generated from message aevon.ledger.v1.TransferLeg
  */
 export type TransferLeg = Message<"aevon.ledger.v1.TransferLeg"> & {
   /**
+   * Required: the account debited (lower-case UUID).
+   *
    * @generated from field: string debit_account_id = 1;
    */
   debitAccountId: string;
 
   /**
+   * Required: the account credited (lower-case UUID); not the debit account.
+   *
    * @generated from field: string credit_account_id = 2;
    */
   creditAccountId: string;
 
   /**
+   * Required: > 0, minor units (int64).
+   *
    * @generated from field: int64 amount = 3;
    */
   amount: bigint;
 
   /**
+   * Optional: when not empty, an existing currency code that must equal both
+   * accounts' currency.
+   *
    * @generated from field: string currency = 4;
    */
   currency: string;
 
   /**
+   * Free text up to 256 characters; may be empty.
+   *
    * @generated from field: string memo = 5;
    */
   memo: string;
@@ -914,10 +1075,15 @@ export const TransferLegSchema: GenMessage<TransferLeg> = /*@__PURE__*/
   messageDesc(file_aevon_ledger_v1_ledger, 26);
 
 /**
+ * Several transfers, all or nothing.
+ *
  * @generated from message aevon.ledger.v1.TransferBatchRequest
  */
 export type TransferBatchRequest = Message<"aevon.ledger.v1.TransferBatchRequest"> & {
   /**
+   * Required: 1 to 128 printable ASCII characters, without '#'. Leg i's
+   * transfer carries "<key>#<i>".
+   *
    * @generated from field: string idempotency_key = 1;
    */
   idempotencyKey: string;
@@ -939,15 +1105,21 @@ export const TransferBatchRequestSchema: GenMessage<TransferBatchRequest> = /*@_
   messageDesc(file_aevon_ledger_v1_ledger, 27);
 
 /**
+ * The batch posted.
+ *
  * @generated from message aevon.ledger.v1.TransferBatchResponse
  */
 export type TransferBatchResponse = Message<"aevon.ledger.v1.TransferBatchResponse"> & {
   /**
+   * Server-assigned UUID shared by the batch's transfers.
+   *
    * @generated from field: string batch_id = 1;
    */
   batchId: string;
 
   /**
+   * One transfer per leg, in leg order.
+   *
    * @generated from field: repeated aevon.ledger.v1.Transfer transfers = 2;
    */
   transfers: Transfer[];
@@ -967,31 +1139,43 @@ export const TransferBatchResponseSchema: GenMessage<TransferBatchResponse> = /*
  */
 export type Hold = Message<"aevon.ledger.v1.Hold"> & {
   /**
+   * Server-assigned, time-ordered UUID (v7), lower-case.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
+   * The account whose funds are reserved.
+   *
    * @generated from field: string debit_account_id = 2;
    */
   debitAccountId: string;
 
   /**
+   * The account a capture pays.
+   *
    * @generated from field: string credit_account_id = 3;
    */
   creditAccountId: string;
 
   /**
+   * Currency code of both accounts.
+   *
    * @generated from field: string currency = 4;
    */
   currency: string;
 
   /**
+   * Reserved amount, > 0, minor units (int64).
+   *
    * @generated from field: int64 amount = 5;
    */
   amount: bigint;
 
   /**
+   * PENDING, CAPTURED, VOIDED or EXPIRED.
+   *
    * @generated from field: aevon.ledger.v1.HoldStatus status = 6;
    */
   status: HoldStatus;
@@ -1004,33 +1188,44 @@ export type Hold = Message<"aevon.ledger.v1.Hold"> & {
   capturedAmount: bigint;
 
   /**
+   * From this instant on (inclusive) the hold can no longer be captured or
+   * voided.
+   *
    * @generated from field: google.protobuf.Timestamp expire_time = 8;
    */
   expireTime?: Timestamp | undefined;
 
   /**
+   * The client's key.
+   *
    * @generated from field: string idempotency_key = 9;
    */
   idempotencyKey: string;
 
   /**
+   * Free text up to 256 characters; empty when none.
+   *
    * @generated from field: string memo = 10;
    */
   memo: string;
 
   /**
-   * The posting of the capture, when CAPTURED.
+   * The posting of the capture, when CAPTURED; empty otherwise.
    *
    * @generated from field: string capture_transfer_id = 11;
    */
   captureTransferId: string;
 
   /**
+   * When the hold was created.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 12;
    */
   createTime?: Timestamp | undefined;
 
   /**
+   * When its status last changed.
+   *
    * @generated from field: google.protobuf.Timestamp update_time = 13;
    */
   updateTime?: Timestamp | undefined;
@@ -1044,30 +1239,43 @@ export const HoldSchema: GenMessage<Hold> = /*@__PURE__*/
   messageDesc(file_aevon_ledger_v1_ledger, 29);
 
 /**
+ * Reserves funds.
+ *
  * @generated from message aevon.ledger.v1.CreateHoldRequest
  */
 export type CreateHoldRequest = Message<"aevon.ledger.v1.CreateHoldRequest"> & {
   /**
+   * Required: 1 to 128 printable ASCII characters, without '#'.
+   *
    * @generated from field: string idempotency_key = 1;
    */
   idempotencyKey: string;
 
   /**
+   * Required: the account whose funds are reserved (lower-case UUID).
+   *
    * @generated from field: string debit_account_id = 2;
    */
   debitAccountId: string;
 
   /**
+   * Required: the account a capture pays (lower-case UUID); not the debit account.
+   *
    * @generated from field: string credit_account_id = 3;
    */
   creditAccountId: string;
 
   /**
+   * Required: > 0, minor units (int64).
+   *
    * @generated from field: int64 amount = 4;
    */
   amount: bigint;
 
   /**
+   * Optional: when not empty, an existing currency code that must equal both
+   * accounts' currency.
+   *
    * @generated from field: string currency = 5;
    */
   currency: string;
@@ -1081,6 +1289,8 @@ export type CreateHoldRequest = Message<"aevon.ledger.v1.CreateHoldRequest"> & {
   timeoutMs: bigint;
 
   /**
+   * Free text up to 256 characters; may be empty.
+   *
    * @generated from field: string memo = 7;
    */
   memo: string;
@@ -1094,10 +1304,14 @@ export const CreateHoldRequestSchema: GenMessage<CreateHoldRequest> = /*@__PURE_
   messageDesc(file_aevon_ledger_v1_ledger, 30);
 
 /**
+ * The hold created.
+ *
  * @generated from message aevon.ledger.v1.CreateHoldResponse
  */
 export type CreateHoldResponse = Message<"aevon.ledger.v1.CreateHoldResponse"> & {
   /**
+   * The hold, PENDING.
+   *
    * @generated from field: aevon.ledger.v1.Hold hold = 1;
    */
   hold?: Hold | undefined;
@@ -1111,21 +1325,28 @@ export const CreateHoldResponseSchema: GenMessage<CreateHoldResponse> = /*@__PUR
   messageDesc(file_aevon_ledger_v1_ledger, 31);
 
 /**
+ * Posts a pending hold.
+ *
  * @generated from message aevon.ledger.v1.CaptureHoldRequest
  */
 export type CaptureHoldRequest = Message<"aevon.ledger.v1.CaptureHoldRequest"> & {
   /**
+   * Required: 1 to 128 printable ASCII characters, without '#'.
+   *
    * @generated from field: string idempotency_key = 1;
    */
   idempotencyKey: string;
 
   /**
+   * Required: the hold's id (lower-case UUID).
+   *
    * @generated from field: string hold_id = 2;
    */
   holdId: string;
 
   /**
-   * 0 captures the whole hold; otherwise 1..hold amount (the rest is released).
+   * Minor units (int64): 0 captures the whole hold; otherwise 1..hold amount
+   * (the rest is released).
    *
    * @generated from field: int64 amount = 3;
    */
@@ -1140,15 +1361,21 @@ export const CaptureHoldRequestSchema: GenMessage<CaptureHoldRequest> = /*@__PUR
   messageDesc(file_aevon_ledger_v1_ledger, 32);
 
 /**
+ * The captured hold and its posting.
+ *
  * @generated from message aevon.ledger.v1.CaptureHoldResponse
  */
 export type CaptureHoldResponse = Message<"aevon.ledger.v1.CaptureHoldResponse"> & {
   /**
+   * The hold, CAPTURED.
+   *
    * @generated from field: aevon.ledger.v1.Hold hold = 1;
    */
   hold?: Hold | undefined;
 
   /**
+   * The transfer (kind HOLD_CAPTURE) that posted it.
+   *
    * @generated from field: aevon.ledger.v1.Transfer transfer = 2;
    */
   transfer?: Transfer | undefined;
@@ -1162,15 +1389,21 @@ export const CaptureHoldResponseSchema: GenMessage<CaptureHoldResponse> = /*@__P
   messageDesc(file_aevon_ledger_v1_ledger, 33);
 
 /**
+ * Releases a pending hold.
+ *
  * @generated from message aevon.ledger.v1.VoidHoldRequest
  */
 export type VoidHoldRequest = Message<"aevon.ledger.v1.VoidHoldRequest"> & {
   /**
+   * Required: 1 to 128 printable ASCII characters, without '#'.
+   *
    * @generated from field: string idempotency_key = 1;
    */
   idempotencyKey: string;
 
   /**
+   * Required: the hold's id (lower-case UUID).
+   *
    * @generated from field: string hold_id = 2;
    */
   holdId: string;
@@ -1184,10 +1417,14 @@ export const VoidHoldRequestSchema: GenMessage<VoidHoldRequest> = /*@__PURE__*/
   messageDesc(file_aevon_ledger_v1_ledger, 34);
 
 /**
+ * The voided hold.
+ *
  * @generated from message aevon.ledger.v1.VoidHoldResponse
  */
 export type VoidHoldResponse = Message<"aevon.ledger.v1.VoidHoldResponse"> & {
   /**
+   * The hold, VOIDED.
+   *
    * @generated from field: aevon.ledger.v1.Hold hold = 1;
    */
   hold?: Hold | undefined;
@@ -1201,10 +1438,14 @@ export const VoidHoldResponseSchema: GenMessage<VoidHoldResponse> = /*@__PURE__*
   messageDesc(file_aevon_ledger_v1_ledger, 35);
 
 /**
+ * Reads one hold.
+ *
  * @generated from message aevon.ledger.v1.GetHoldRequest
  */
 export type GetHoldRequest = Message<"aevon.ledger.v1.GetHoldRequest"> & {
   /**
+   * Required: the hold's id (lower-case UUID).
+   *
    * @generated from field: string hold_id = 1;
    */
   holdId: string;
@@ -1218,10 +1459,14 @@ export const GetHoldRequestSchema: GenMessage<GetHoldRequest> = /*@__PURE__*/
   messageDesc(file_aevon_ledger_v1_ledger, 36);
 
 /**
+ * The hold asked for.
+ *
  * @generated from message aevon.ledger.v1.GetHoldResponse
  */
 export type GetHoldResponse = Message<"aevon.ledger.v1.GetHoldResponse"> & {
   /**
+   * The hold as it is now.
+   *
    * @generated from field: aevon.ledger.v1.Hold hold = 1;
    */
   hold?: Hold | undefined;
@@ -1235,27 +1480,36 @@ export const GetHoldResponseSchema: GenMessage<GetHoldResponse> = /*@__PURE__*/
   messageDesc(file_aevon_ledger_v1_ledger, 37);
 
 /**
+ * Compensates a transfer.
+ *
  * @generated from message aevon.ledger.v1.ReverseTransferRequest
  */
 export type ReverseTransferRequest = Message<"aevon.ledger.v1.ReverseTransferRequest"> & {
   /**
+   * Required: 1 to 128 printable ASCII characters, without '#'.
+   *
    * @generated from field: string idempotency_key = 1;
    */
   idempotencyKey: string;
 
   /**
+   * Required: the transfer to reverse (lower-case UUID); not itself a reversal.
+   *
    * @generated from field: string transfer_id = 2;
    */
   transferId: string;
 
   /**
-   * 0 reverses whatever is left; otherwise 1..(amount - reversed_amount).
+   * Minor units (int64): 0 reverses whatever is left; otherwise
+   * 1..(amount - reversed_amount).
    *
    * @generated from field: int64 amount = 3;
    */
   amount: bigint;
 
   /**
+   * Free text up to 256 characters; may be empty.
+   *
    * @generated from field: string memo = 4;
    */
   memo: string;
@@ -1269,6 +1523,8 @@ export const ReverseTransferRequestSchema: GenMessage<ReverseTransferRequest> = 
   messageDesc(file_aevon_ledger_v1_ledger, 38);
 
 /**
+ * The reversal and the transfer it compensates.
+ *
  * @generated from message aevon.ledger.v1.ReverseTransferResponse
  */
 export type ReverseTransferResponse = Message<"aevon.ledger.v1.ReverseTransferResponse"> & {
@@ -1295,20 +1551,29 @@ export const ReverseTransferResponseSchema: GenMessage<ReverseTransferResponse> 
   messageDesc(file_aevon_ledger_v1_ledger, 39);
 
 /**
+ * Reads one transfer.
+ *
  * @generated from message aevon.ledger.v1.GetTransferRequest
  */
 export type GetTransferRequest = Message<"aevon.ledger.v1.GetTransferRequest"> & {
   /**
+   * Required: how to find the transfer.
+   *
    * @generated from oneof aevon.ledger.v1.GetTransferRequest.lookup
    */
   lookup: {
     /**
+     * The transfer's id (lower-case UUID).
+     *
      * @generated from field: string transfer_id = 1;
      */
     value: string;
     case: "transferId";
   } | {
     /**
+     * The key the transfer was made with: a Transfer's key, or
+     * "<batch key>#<index>" for a batch leg. 1 to 160 characters.
+     *
      * @generated from field: string idempotency_key = 2;
      */
     value: string;
@@ -1333,10 +1598,14 @@ export const GetTransferRequestSchema: GenMessage<GetTransferRequest> = /*@__PUR
   messageDesc(file_aevon_ledger_v1_ledger, 40);
 
 /**
+ * The transfer asked for.
+ *
  * @generated from message aevon.ledger.v1.GetTransferResponse
  */
 export type GetTransferResponse = Message<"aevon.ledger.v1.GetTransferResponse"> & {
   /**
+   * The transfer as it is now (reversed_amount grows with its reversals).
+   *
    * @generated from field: aevon.ledger.v1.Transfer transfer = 1;
    */
   transfer?: Transfer | undefined;
@@ -1350,10 +1619,14 @@ export const GetTransferResponseSchema: GenMessage<GetTransferResponse> = /*@__P
   messageDesc(file_aevon_ledger_v1_ledger, 41);
 
 /**
+ * Lists the transfers of an account.
+ *
  * @generated from message aevon.ledger.v1.ListTransfersRequest
  */
 export type ListTransfersRequest = Message<"aevon.ledger.v1.ListTransfersRequest"> & {
   /**
+   * Required: the account's id (lower-case UUID).
+   *
    * @generated from field: string account_id = 1;
    */
   accountId: string;
@@ -1366,20 +1639,23 @@ export type ListTransfersRequest = Message<"aevon.ledger.v1.ListTransfersRequest
   startTime?: Timestamp | undefined;
 
   /**
-   * Exclusive upper bound on create_time, when set.
+   * Exclusive upper bound on create_time, when set; after start_time.
    *
    * @generated from field: google.protobuf.Timestamp end_time = 3;
    */
   endTime?: Timestamp | undefined;
 
   /**
-   * 1 to 500; 0 means 50.
+   * 0 to 500; 0 means 50.
    *
    * @generated from field: int32 page_size = 4;
    */
   pageSize: number;
 
   /**
+   * From the previous response's next_page_token, with the same filters;
+   * empty for the first page. At most 512 characters.
+   *
    * @generated from field: string page_token = 5;
    */
   pageToken: string;
@@ -1393,17 +1669,21 @@ export const ListTransfersRequestSchema: GenMessage<ListTransfersRequest> = /*@_
   messageDesc(file_aevon_ledger_v1_ledger, 42);
 
 /**
+ * One page of transfers.
+ *
  * @generated from message aevon.ledger.v1.ListTransfersResponse
  */
 export type ListTransfersResponse = Message<"aevon.ledger.v1.ListTransfersResponse"> & {
   /**
-   * Newest first.
+   * Newest first: one per entry of the account.
    *
    * @generated from field: repeated aevon.ledger.v1.Transfer transfers = 1;
    */
   transfers: Transfer[];
 
   /**
+   * Empty when there are no more pages.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -1430,17 +1710,21 @@ export type Entry = Message<"aevon.ledger.v1.Entry"> & {
   position: bigint;
 
   /**
+   * The transfer the entry belongs to.
+   *
    * @generated from field: string transfer_id = 2;
    */
   transferId: string;
 
   /**
+   * The account posted to.
+   *
    * @generated from field: string account_id = 3;
    */
   accountId: string;
 
   /**
-   * Negative for a debit, positive for a credit.
+   * Negative for a debit, positive for a credit; minor units (int64).
    *
    * @generated from field: int64 amount = 4;
    */
@@ -1461,6 +1745,8 @@ export type Entry = Message<"aevon.ledger.v1.Entry"> & {
   accountVersion: bigint;
 
   /**
+   * The transfer's create_time.
+   *
    * @generated from field: google.protobuf.Timestamp create_time = 7;
    */
   createTime?: Timestamp | undefined;
@@ -1474,34 +1760,45 @@ export const EntrySchema: GenMessage<Entry> = /*@__PURE__*/
   messageDesc(file_aevon_ledger_v1_ledger, 44);
 
 /**
+ * Lists the journal entries of an account.
+ *
  * @generated from message aevon.ledger.v1.ListEntriesRequest
  */
 export type ListEntriesRequest = Message<"aevon.ledger.v1.ListEntriesRequest"> & {
   /**
+   * Required: the account's id (lower-case UUID).
+   *
    * @generated from field: string account_id = 1;
    */
   accountId: string;
 
   /**
+   * Inclusive lower bound on create_time, when set.
+   *
    * @generated from field: google.protobuf.Timestamp start_time = 2;
    */
   startTime?: Timestamp | undefined;
 
   /**
-   * Exclusive. Entries never change, so a page whose end_time is older than
-   * the settle horizon (60 s by default) is final and may be served from
-   * the cache.
+   * Exclusive upper bound on create_time, when set; after start_time.
+   * Entries never change, so a page whose end_time is older than the settle
+   * horizon (60 s by default) is final and may be served from the cache.
    *
    * @generated from field: google.protobuf.Timestamp end_time = 3;
    */
   endTime?: Timestamp | undefined;
 
   /**
+   * 0 to 500; 0 means 50.
+   *
    * @generated from field: int32 page_size = 4;
    */
   pageSize: number;
 
   /**
+   * From the previous response's next_page_token, with the same filters;
+   * empty for the first page. At most 512 characters.
+   *
    * @generated from field: string page_token = 5;
    */
   pageToken: string;
@@ -1515,6 +1812,8 @@ export const ListEntriesRequestSchema: GenMessage<ListEntriesRequest> = /*@__PUR
   messageDesc(file_aevon_ledger_v1_ledger, 45);
 
 /**
+ * One page of entries.
+ *
  * @generated from message aevon.ledger.v1.ListEntriesResponse
  */
 export type ListEntriesResponse = Message<"aevon.ledger.v1.ListEntriesResponse"> & {
@@ -1526,6 +1825,8 @@ export type ListEntriesResponse = Message<"aevon.ledger.v1.ListEntriesResponse">
   entries: Entry[];
 
   /**
+   * Empty when there are no more pages.
+   *
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
@@ -1545,6 +1846,8 @@ export const ListEntriesResponseSchema: GenMessage<ListEntriesResponse> = /*@__P
  */
 export enum SystemAccount {
   /**
+   * Not a role: refused wherever a role is required.
+   *
    * @generated from enum value: SYSTEM_ACCOUNT_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -1585,10 +1888,14 @@ export const SystemAccountSchema: GenEnum<SystemAccount> = /*@__PURE__*/
   enumDesc(file_aevon_ledger_v1_ledger, 0);
 
 /**
+ * The lifecycle of an account.
+ *
  * @generated from enum aevon.ledger.v1.AccountStatus
  */
 export enum AccountStatus {
   /**
+   * No status: in a filter, any status.
+   *
    * @generated from enum value: ACCOUNT_STATUS_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -1622,10 +1929,14 @@ export const AccountStatusSchema: GenEnum<AccountStatus> = /*@__PURE__*/
   enumDesc(file_aevon_ledger_v1_ledger, 1);
 
 /**
+ * What a transfer is.
+ *
  * @generated from enum aevon.ledger.v1.TransferKind
  */
 export enum TransferKind {
   /**
+   * Never sent.
+   *
    * @generated from enum value: TRANSFER_KIND_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
@@ -1659,30 +1970,42 @@ export const TransferKindSchema: GenEnum<TransferKind> = /*@__PURE__*/
   enumDesc(file_aevon_ledger_v1_ledger, 2);
 
 /**
+ * The lifecycle of a hold.
+ *
  * @generated from enum aevon.ledger.v1.HoldStatus
  */
 export enum HoldStatus {
   /**
+   * Never sent.
+   *
    * @generated from enum value: HOLD_STATUS_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
+   * Funds reserved; may be captured or voided until expire_time.
+   *
    * @generated from enum value: HOLD_STATUS_PENDING = 1;
    */
   PENDING = 1,
 
   /**
+   * Posted (all or part); the rest released.
+   *
    * @generated from enum value: HOLD_STATUS_CAPTURED = 2;
    */
   CAPTURED = 2,
 
   /**
+   * Released by VoidHold.
+   *
    * @generated from enum value: HOLD_STATUS_VOIDED = 3;
    */
   VOIDED = 3,
 
   /**
+   * Released by the expiry job after expire_time.
+   *
    * @generated from enum value: HOLD_STATUS_EXPIRED = 4;
    */
   EXPIRED = 4,
@@ -1701,15 +2024,33 @@ export const HoldStatusSchema: GenEnum<HoldStatus> = /*@__PURE__*/
  * Amounts are integer minor units (int64) everywhere; a currency's `scale`
  * says how many decimal places one minor unit is (USD 2: 1050 = $10.50).
  *
+ * Ids are UUIDs written in lower case with hyphens
+ * (0190a0a0-0000-7000-8000-000000000001); only that form is accepted.
+ * Time ranges are half-open: the start is inclusive, the end exclusive.
+ *
+ * Every request is checked against the buf.validate rules written on its
+ * fields before anything else happens; a request that breaks one is refused
+ * with INVALID_ARGUMENT and a google.rpc.BadRequest listing every rule it
+ * breaks (field path and rule id), and nothing is stored.
+ *
  * Every mutating RPC takes an `idempotency_key` (1 to 128 printable ASCII
- * characters, required). A retry with the same key and the same request
- * returns the original reply and changes nothing; the same key with a
- * different request fails with ALREADY_EXISTS (reason IDEMPOTENCY_KEY_REUSED).
- * Keys are scoped per RPC and kept at least 7 days; a transfer's key stays on
- * the transfer for ever, so it can never pay twice.
+ * characters, no '#', required). The first outcome decided for a key is
+ * FINAL: the reply, or a refusal decided on the ledger's state (every reason
+ * marked "Final" in aevon.type.v1.ErrorReason), is stored under the key, and
+ * every later attempt with it, on any replica, gets the same reply or the
+ * same error and changes nothing, even once the state has changed. To try
+ * again after a final refusal, send a new key. Only UNAVAILABLE,
+ * DEADLINE_EXCEEDED, CANCELLED and ABORTED with reason RETRIES_EXHAUSTED say
+ * nothing about the outcome: retry those with the SAME key (the change is
+ * applied at most once). The same key with a different request fails with
+ * ALREADY_EXISTS (reason IDEMPOTENCY_KEY_REUSED). Keys are scoped per RPC and
+ * kept at least 7 days; a transfer's key stays on the transfer for ever, so
+ * it can never pay twice. A call whose deadline passes or that is cancelled
+ * before its transaction begins is not executed.
  *
  * Failures carry a google.rpc.ErrorInfo whose `reason` is stable, e.g.
- * INSUFFICIENT_FUNDS, ACCOUNT_FROZEN, CURRENCY_MISMATCH, HOLD_EXPIRED.
+ * INSUFFICIENT_FUNDS, ACCOUNT_FROZEN, CURRENCY_MISMATCH, HOLD_EXPIRED: the
+ * name of an aevon.type.v1.ErrorReason value without its ERROR_REASON_ prefix.
  *
  * @generated from service aevon.ledger.v1.LedgerService
  */
@@ -1725,7 +2066,7 @@ export const LedgerService: GenService<{
     output: typeof ListCurrenciesResponseSchema;
   },
   /**
-   * Returns one currency by its code.
+   * Returns one currency by its code. NOT_FOUND when the ledger does not know it.
    *
    * @generated from rpc aevon.ledger.v1.LedgerService.GetCurrency
    */
@@ -1736,6 +2077,10 @@ export const LedgerService: GenService<{
   },
   /**
    * Opens an account for a user or a system role, in one currency.
+   * Final answers: the account; NOT_FOUND (user or currency), USER_DELETED,
+   * ALREADY_EXISTS (a second default wallet or system account). Retry with
+   * the same key: UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, ABORTED
+   * RETRIES_EXHAUSTED.
    *
    * @generated from rpc aevon.ledger.v1.LedgerService.CreateAccount
    */
@@ -1745,7 +2090,7 @@ export const LedgerService: GenService<{
     output: typeof CreateAccountResponseSchema;
   },
   /**
-   * Returns an account and its balances.
+   * Returns an account and its balances. NOT_FOUND when there is none.
    *
    * @generated from rpc aevon.ledger.v1.LedgerService.GetAccount
    */
@@ -1755,7 +2100,8 @@ export const LedgerService: GenService<{
     output: typeof GetAccountResponseSchema;
   },
   /**
-   * Lists accounts, filtered by owner, currency and status; cursor-paginated.
+   * Lists accounts, filtered by owner, currency and status; oldest first,
+   * cursor-paginated.
    *
    * @generated from rpc aevon.ledger.v1.LedgerService.ListAccounts
    */
@@ -1765,7 +2111,9 @@ export const LedgerService: GenService<{
     output: typeof ListAccountsResponseSchema;
   },
   /**
-   * Stops an account from sending, receiving or reserving funds. Voids still work.
+   * Stops an account from sending, receiving or reserving funds. Voids and
+   * reversals still work. Final answers: the account; NOT_FOUND,
+   * ACCOUNT_CLOSED. Retry with the same key: the unknown outcomes above.
    *
    * @generated from rpc aevon.ledger.v1.LedgerService.FreezeAccount
    */
@@ -1775,7 +2123,8 @@ export const LedgerService: GenService<{
     output: typeof FreezeAccountResponseSchema;
   },
   /**
-   * Returns a frozen account to ACTIVE.
+   * Returns a frozen account to ACTIVE. Final answers: the account;
+   * NOT_FOUND, ACCOUNT_CLOSED. Retry with the same key: the unknown outcomes.
    *
    * @generated from rpc aevon.ledger.v1.LedgerService.UnfreezeAccount
    */
@@ -1786,6 +2135,8 @@ export const LedgerService: GenService<{
   },
   /**
    * Closes an account for good; only at zero balance with no pending holds.
+   * Final answers: the account; NOT_FOUND, ACCOUNT_NOT_EMPTY. Retry with the
+   * same key: the unknown outcomes.
    *
    * @generated from rpc aevon.ledger.v1.LedgerService.CloseAccount
    */
@@ -1805,7 +2156,12 @@ export const LedgerService: GenService<{
     output: typeof GetBalanceResponseSchema;
   },
   /**
-   * Moves `amount` from one account to another, atomically.
+   * Moves `amount` from one account to another, atomically. Final answers:
+   * the transfer; NOT_FOUND, INSUFFICIENT_FUNDS, ACCOUNT_FROZEN,
+   * ACCOUNT_CLOSED, USER_SUSPENDED, USER_DELETED, CURRENCY_MISMATCH,
+   * AMOUNT_OVERFLOW. Retry with the same key: UNAVAILABLE (including
+   * OVERLOADED, after its RetryInfo delay), DEADLINE_EXCEEDED, CANCELLED,
+   * ABORTED RETRIES_EXHAUSTED.
    *
    * @generated from rpc aevon.ledger.v1.LedgerService.Transfer
    */
@@ -1816,6 +2172,8 @@ export const LedgerService: GenService<{
   },
   /**
    * Applies several transfers (e.g. a payment and its fee) all or nothing.
+   * Final answers: the batch; any of Transfer's refusals, naming the leg.
+   * Retry with the same key: the unknown outcomes.
    *
    * @generated from rpc aevon.ledger.v1.LedgerService.TransferBatch
    */
@@ -1826,6 +2184,8 @@ export const LedgerService: GenService<{
   },
   /**
    * Reserves funds: available balance drops, posted balance does not.
+   * Final answers: the hold; Transfer's refusals. Retry with the same key:
+   * the unknown outcomes.
    *
    * @generated from rpc aevon.ledger.v1.LedgerService.CreateHold
    */
@@ -1835,7 +2195,10 @@ export const LedgerService: GenService<{
     output: typeof CreateHoldResponseSchema;
   },
   /**
-   * Posts all or part of a pending hold; the rest is released.
+   * Posts all or part of a pending hold; the rest is released. It must post
+   * before the hold's expire_time. Final answers: the hold and its transfer;
+   * NOT_FOUND, HOLD_EXPIRED, HOLD_NOT_PENDING, INVALID_ARGUMENT (more than
+   * the hold), Transfer's refusals. Retry with the same key: the unknown outcomes.
    *
    * @generated from rpc aevon.ledger.v1.LedgerService.CaptureHold
    */
@@ -1845,7 +2208,9 @@ export const LedgerService: GenService<{
     output: typeof CaptureHoldResponseSchema;
   },
   /**
-   * Releases a pending hold.
+   * Releases a pending hold. After expire_time it is HOLD_EXPIRED (the
+   * expiry releases the funds). Final answers: the hold; NOT_FOUND,
+   * HOLD_EXPIRED, HOLD_NOT_PENDING. Retry with the same key: the unknown outcomes.
    *
    * @generated from rpc aevon.ledger.v1.LedgerService.VoidHold
    */
@@ -1855,7 +2220,7 @@ export const LedgerService: GenService<{
     output: typeof VoidHoldResponseSchema;
   },
   /**
-   * Returns a hold.
+   * Returns a hold. NOT_FOUND when there is none.
    *
    * @generated from rpc aevon.ledger.v1.LedgerService.GetHold
    */
@@ -1866,7 +2231,12 @@ export const LedgerService: GenService<{
   },
   /**
    * Posts a compensating transfer, linked to the original; partial reversals
-   * add up to at most the original amount.
+   * add up to at most the original amount. It works on frozen accounts and
+   * on a suspended owner's accounts (a correction, not their payment), never
+   * on a deleted owner's. Final answers: the reversal and the original;
+   * NOT_FOUND, REVERSAL_EXCEEDS_TRANSFER, INSUFFICIENT_FUNDS (the credited
+   * account has spent it), ACCOUNT_CLOSED, USER_DELETED, AMOUNT_OVERFLOW.
+   * Retry with the same key: the unknown outcomes.
    *
    * @generated from rpc aevon.ledger.v1.LedgerService.ReverseTransfer
    */
@@ -1876,7 +2246,8 @@ export const LedgerService: GenService<{
     output: typeof ReverseTransferResponseSchema;
   },
   /**
-   * Returns a transfer by id or by its idempotency key.
+   * Returns a transfer by id or by its idempotency key. NOT_FOUND when there
+   * is none.
    *
    * @generated from rpc aevon.ledger.v1.LedgerService.GetTransfer
    */

@@ -1,0 +1,93 @@
+/**
+ * Checks every request, of every RPC, before any handler sees it, for what
+ * no field may hold: text PostgreSQL cannot store (U+0000) or that is not
+ * Unicode (a lone surrogate, which JSON can carry), numbers JSON cannot hold
+ * in a google.protobuf.Struct (NaN, ±Infinity, which binary can carry), and
+ * timestamps outside the range google.protobuf.Timestamp defines
+ * (0001-01-01 to 9999-12-31, nanos 0..999,999,999). The first offence is
+ * refused as INVALID_ARGUMENT naming its field path (`legs[2].memo`,
+ * `payload["note"]`). Field-specific limits (lengths, patterns, ranges) stay
+ * with each field's rules.
+ */
+import type { DescField, DescMessage } from "@bufbuild/protobuf";
+import { invalidArgument } from "../domain/errors.js";
+
+/** Timestamp seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z. */
+const MIN_SECONDS = -62_135_596_800n;
+const MAX_SECONDS = 253_402_300_799n;
+const MAX_NANOS = 999_999_999;
+
+/** U+0000, or a surrogate that is not half of a pair. */
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Well-known types that protobuf-es represents as plain JSON values. */
+const JSON_TYPES = new Set(["google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"]);
+
+function checkString(path: string, value: string): void {
+  if (!UNSTORABLE.test(value)) return;
+  throw invalidArgument(path, value.includes("\u0000") ? "must not contain U+0000 (NUL)" : "must be valid Unicode (it holds a lone surrogate)");
+}
+
+function checkJson(path: string, value: unknown): void {
+  if (typeof value === "string") return checkString(path, value);
+  // A google.protobuf.Value can carry NaN or ±Infinity in binary; JSON (and jsonb) cannot, so it would become null.
+  if (typeof value === "number" && !Number.isFinite(value)) throw invalidArgument(path, "must be a finite number (JSON has no NaN or Infinity)");
+  if (Array.isArray(value)) return value.forEach((v, i) => checkJson(`${path}[${i}]`, v));
+  if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      checkString(`${path} (a key)`, k);
+      checkJson(`${path}[${JSON.stringify(k)}]`, v);
+    }
+  }
+}
+
+function checkTimestamp(path: string, t: { seconds: bigint; nanos: number }): void {
+  if (t.seconds < MIN_SECONDS || t.seconds > MAX_SECONDS) {
+    throw invalidArgument(path, "must be a time between 0001-01-01 and 9999-12-31 (google.protobuf.Timestamp)");
+  }
+  if (!Number.isInteger(t.nanos) || t.nanos < 0 || t.nanos > MAX_NANOS) throw invalidArgument(`${path}.nanos`, `must be 0 to ${MAX_NANOS}`);
+}
+
+function checkMessage(desc: DescMessage, message: Record<string, unknown>, prefix: string): void {
+  for (const member of desc.members) {
+    if (member.kind === "oneof") {
+      const selected = message[member.localName] as { case: string | undefined; value?: unknown };
+      const field = member.fields.find((f) => f.localName === selected.case);
+      if (field) checkValue(field, selected.value, `${prefix}${field.name}`);
+    } else {
+      checkValue(member, message[member.localName], `${prefix}${member.name}`);
+    }
+  }
+}
+
+function checkSingle(kind: "scalar" | "enum" | "message", message: DescMessage | undefined, value: unknown, path: string): void {
+  if (value === undefined || value === null) return;
+  if (kind === "scalar") {
+    if (typeof value === "string") checkString(path, value);
+  } else if (kind === "message" && message) {
+    if (JSON_TYPES.has(message.typeName)) checkJson(path, value);
+    else if (message.typeName === "google.protobuf.Timestamp") checkTimestamp(path, value as { seconds: bigint; nanos: number });
+    else checkMessage(message, value as Record<string, unknown>, `${path}.`);
+  }
+}
+
+function checkValue(field: DescField, value: unknown, path: string): void {
+  switch (field.fieldKind) {
+    case "list":
+      (value as unknown[]).forEach((v, i) => checkSingle(field.listKind, field.message, v, `${path}[${i}]`));
+      return;
+    case "map":
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        checkString(`${path} (a key)`, k);
+        checkSingle(field.mapKind, field.message, v, `${path}[${JSON.stringify(k)}]`);
+      }
+      return;
+    default:
+      checkSingle(field.fieldKind, field.message, value, path);
+  }
+}
+
+/** Throws INVALID_ARGUMENT naming the first field that holds unstorable text or an out-of-range timestamp. */
+export function checkRequest(desc: DescMessage, request: unknown): void {
+  checkMessage(desc, request as Record<string, unknown>, "");
+}
