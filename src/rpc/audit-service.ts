@@ -6,7 +6,7 @@ import { hex } from "../domain/audit/chain.js";
 import type { AuditEvent, AuditPayload } from "../domain/audit/types.js";
 import { AppendRequestSchema, AppendResponseSchema, AuditService, type AuditEventSchema } from "../gen/aevon/audit/v1/audit_pb.js";
 import { idempotentCall } from "./idempotency.js";
-import { dateOf, ts } from "./time.js";
+import { ceilDate, ts } from "./time.js";
 
 export function eventToProto(e: AuditEvent): MessageInitShape<typeof AuditEventSchema> {
   return {
@@ -43,8 +43,8 @@ export function auditServiceImpl(audit: AuditLog): ServiceImpl<typeof AuditServi
           resourceId: req.resourceId || undefined,
           actor: req.actor || undefined,
           action: req.action || undefined,
-          start: dateOf(req.startTime),
-          end: dateOf(req.endTime),
+          start: ceilDate(req.startTime),
+          end: ceilDate(req.endTime),
         },
         req.pageSize,
         req.pageToken,

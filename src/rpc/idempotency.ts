@@ -1,13 +1,16 @@
 /**
  * Idempotency at the wire: the request's hash and the reply's bytes. The
- * hash is SHA-256 over the request's protobuf encoding with its key cleared,
- * so "same key, same request" means the same fields on the wire. The reply is
+ * hash is SHA-256 over the request's canonical protobuf encoding (canonical.ts:
+ * map entries and Struct keys in key order, FieldMask paths as a set, no
+ * unknown fields) with its key cleared, so "same key, same request" means the
+ * same fields and values, in whatever order a client wrote them. The reply is
  * stored as protobuf, so a replay is byte-identical to the original reply.
  */
 import { createHash } from "node:crypto";
 import { clone, create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import type { Idempotency, Outcome } from "../domain/idempotency.js";
+import { canonicalizeInPlace } from "./canonical.js";
 import { callContextOf, observerKey } from "./call-context.js";
 import { decodeRefusal, encodeRefusal } from "./refusals.js";
 
@@ -23,7 +26,9 @@ export interface Keyed {
 export function requestHash<D extends DescMessage>(schema: D, request: MessageShape<D> & Keyed, principal: string): Uint8Array {
   const copy = clone(schema, request) as MessageShape<D> & Keyed;
   copy.idempotencyKey = "";
-  return createHash("sha256").update(principal).update("\u0000").update(toBinary(schema, copy)).digest();
+  canonicalizeInPlace(schema, copy as unknown as Record<string, unknown>);
+  const bytes = toBinary(schema, copy, { writeUnknownFields: false });
+  return createHash("sha256").update(principal).update("\u0000").update(bytes).digest();
 }
 
 /**

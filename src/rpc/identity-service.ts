@@ -23,7 +23,7 @@ import {
 } from "../gen/aevon/identity/v1/identity_pb.js";
 import { idempotentCall } from "./idempotency.js";
 import { unreachable } from "./validation.js";
-import { dateOf, ts } from "./time.js";
+import { ceilDate, ts } from "./time.js";
 
 const STATUS_TO_PROTO: Record<UserStatus, PbUserStatus> = {
   ACTIVE: PbUserStatus.ACTIVE,
@@ -118,8 +118,8 @@ export function identityServiceImpl(identity: Identity): ServiceImpl<typeof Iden
       const page = await identity.listUsers(
         {
           status: statusFromProto(req.status),
-          createdAfter: dateOf(req.createdAfter),
-          createdBefore: dateOf(req.createdBefore),
+          createdAfter: ceilDate(req.createdAfter),
+          createdBefore: ceilDate(req.createdBefore),
           handlePrefix: req.handlePrefix || undefined,
         },
         req.pageSize,

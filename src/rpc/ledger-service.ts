@@ -39,7 +39,7 @@ import {
   statusFromProto,
   transferToProto,
 } from "./ledger-mapping.js";
-import { dateOf } from "./time.js";
+import { ceilDate, floorDate } from "./time.js";
 import { unreachable } from "./validation.js";
 
 /** The money-moving fields every transfer, leg and hold request shares. */
@@ -103,7 +103,7 @@ export function ledgerServiceImpl({ currencies, ledger, holds }: LedgerDeps): Se
     async getBalance(req) {
       const asOf =
         req.asOf.case === "asOfTime"
-          ? { time: dateOf(req.asOf.value)! }
+          ? { time: floorDate(req.asOf.value)! }
           : req.asOf.case === "asOfPosition"
             ? { position: req.asOf.value }
             : undefined;
@@ -155,11 +155,11 @@ export function ledgerServiceImpl({ currencies, ledger, holds }: LedgerDeps): Se
       return { transfer: transferToProto(await ledger.getTransfer(by, consistencyFromProto(req.consistency))) };
     },
     async listTransfers(req) {
-      const page = await ledger.listTransfers(req.accountId, { start: dateOf(req.startTime), end: dateOf(req.endTime) }, req.pageSize, req.pageToken);
+      const page = await ledger.listTransfers(req.accountId, { start: ceilDate(req.startTime), end: ceilDate(req.endTime) }, req.pageSize, req.pageToken);
       return { transfers: page.items.map(transferToProto), nextPageToken: page.next };
     },
     async listEntries(req) {
-      const page = await ledger.listEntries(req.accountId, { start: dateOf(req.startTime), end: dateOf(req.endTime) }, req.pageSize, req.pageToken);
+      const page = await ledger.listEntries(req.accountId, { start: ceilDate(req.startTime), end: ceilDate(req.endTime) }, req.pageSize, req.pageToken);
       return { entries: page.items.map(entryToProto), nextPageToken: page.next };
     },
   };

@@ -2,8 +2,8 @@
  * Checks every request, of every RPC, before any handler sees it, for what
  * no field may hold: text PostgreSQL cannot store (U+0000) or that is not
  * Unicode (a lone surrogate, which JSON can carry), numbers JSON cannot hold
- * in a google.protobuf.Struct (NaN, ±Infinity, which binary can carry), and
- * timestamps outside the range google.protobuf.Timestamp defines
+ * in a google.protobuf.Struct (NaN, ±Infinity, which binary can carry), a
+ * key named `__proto__` (in a map or a Struct), and timestamps outside the range google.protobuf.Timestamp defines
  * (0001-01-01 to 9999-12-31, nanos 0..999,999,999). The first offence is
  * refused as INVALID_ARGUMENT naming its field path (`legs[2].memo`,
  * `payload["note"]`). Field-specific limits (lengths, patterns, ranges) stay
@@ -11,6 +11,7 @@
  */
 import type { DescField, DescMessage } from "@bufbuild/protobuf";
 import { invalidArgument } from "../domain/errors.js";
+import { JSON_TYPES } from "./canonical.js";
 
 /** Timestamp seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z. */
 const MIN_SECONDS = -62_135_596_800n;
@@ -20,12 +21,21 @@ const MAX_NANOS = 999_999_999;
 /** U+0000, or a surrogate that is not half of a pair. */
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** Well-known types that protobuf-es represents as plain JSON values. */
-const JSON_TYPES = new Set(["google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"]);
+/**
+ * A key no map or Struct may hold: JavaScript objects treat it as their
+ * prototype, so code that copies the object (here or in a library) drops it
+ * or fails. Refused, so that no key is ever lost in silence.
+ */
+const RESERVED_KEY = "__proto__";
 
 function checkString(path: string, value: string): void {
   if (!UNSTORABLE.test(value)) return;
   throw invalidArgument(path, value.includes("\u0000") ? "must not contain U+0000 (NUL)" : "must be valid Unicode (it holds a lone surrogate)");
+}
+
+function checkKey(path: string, key: string): void {
+  checkString(`${path} (a key)`, key);
+  if (key === RESERVED_KEY) throw invalidArgument(`${path}[${JSON.stringify(key)}]`, `must not be a key: "${RESERVED_KEY}" is reserved`);
 }
 
 function checkJson(path: string, value: unknown): void {
@@ -35,7 +45,7 @@ function checkJson(path: string, value: unknown): void {
   if (Array.isArray(value)) return value.forEach((v, i) => checkJson(`${path}[${i}]`, v));
   if (value !== null && typeof value === "object") {
     for (const [k, v] of Object.entries(value)) {
-      checkString(`${path} (a key)`, k);
+      checkKey(path, k);
       checkJson(`${path}[${JSON.stringify(k)}]`, v);
     }
   }
@@ -78,7 +88,7 @@ function checkValue(field: DescField, value: unknown, path: string): void {
       return;
     case "map":
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        checkString(`${path} (a key)`, k);
+        checkKey(path, k);
         checkSingle(field.mapKind, field.message, v, `${path}[${JSON.stringify(k)}]`);
       }
       return;

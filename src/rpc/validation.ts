@@ -29,13 +29,28 @@ import { regexMatch } from "./regex-match.js";
 const validator = createValidator({ regexMatch });
 
 /**
- * Most violations one refusal lists: 100 (a full batch's worth). The list
- * travels in the `grpc-status-details-bin` trailer, and HTTP/2 peers refuse
- * header blocks much beyond 16 KiB, so a request breaking thousands of rules
- * (a megabyte of bad legs) must not make the refusal itself undeliverable.
- * The message says how many more there were.
+ * Most violations one refusal lists: 100 (a full batch's worth), and no more
+ * than VIOLATIONS_BYTES_MAX of them. The list travels in the
+ * `grpc-status-details-bin` trailer, base64 (4/3 larger), and clients cap a
+ * trailer block: grpcio (Python, C++, Ruby…) at 8 KiB by default, answering
+ * RESOURCE_EXHAUSTED instead of our error when it is larger. So a request
+ * breaking many rules (a batch of bad legs) must not make the refusal itself
+ * undeliverable. The message says how many more there were.
  */
 export const MAX_VIOLATIONS = 100;
+
+/**
+ * Most bytes the listed violations take (their field paths, descriptions and
+ * rule ids, plus 8 bytes of framing each): 4 KiB, about 5.5 KiB of base64,
+ * which leaves room under grpcio's 8 KiB for ErrorInfo, grpc-message and the
+ * other trailers. The first violation is always listed.
+ */
+export const VIOLATIONS_BYTES_MAX = 4096;
+
+/** The violation's bytes in google.rpc.BadRequest, framing included (an upper estimate). */
+function violationBytes(v: FieldViolation): number {
+  return Buffer.byteLength(v.field) + Buffer.byteLength(v.description) + Buffer.byteLength(v.ruleId) + 8;
+}
 
 /** The message a path ends on (the request itself for an empty path). */
 function messageAt(root: DescMessage, path: Path): DescMessage | undefined {
@@ -77,11 +92,16 @@ export function validateRequest<D extends DescMessage>(schema: D, request: Messa
   if (result.kind === "valid") return;
   if (result.kind === "error") throw result.error;
   const all = result.violations;
-  const violations: FieldViolation[] = all
-    .slice(0, MAX_VIOLATIONS)
-    .map((v) => ({ field: fieldOf(schema, v), description: v.message, ruleId: v.ruleId }));
+  const violations: FieldViolation[] = [];
+  let bytes = 0;
+  for (const v of all) {
+    const listed: FieldViolation = { field: fieldOf(schema, v), description: v.message, ruleId: v.ruleId };
+    bytes += violationBytes(listed);
+    if (violations.length === MAX_VIOLATIONS || (violations.length > 0 && bytes > VIOLATIONS_BYTES_MAX)) break;
+    violations.push(listed);
+  }
   const first = violations[0]!;
-  const listed = all.length > MAX_VIOLATIONS ? `the first ${MAX_VIOLATIONS} are in google.rpc.BadRequest` : "see google.rpc.BadRequest";
+  const listed = all.length > violations.length ? `the first ${violations.length} are in google.rpc.BadRequest` : "see google.rpc.BadRequest";
   const more = all.length > 1 ? ` (and ${all.length - 1} more: ${listed})` : "";
   const field = first.field === "" ? undefined : first.field;
   throw new DomainError(ErrorReason.INVALID_ARGUMENT, `${first.field || "request"}: ${first.description}${more}`, field, legMetadataOf(first.field), {

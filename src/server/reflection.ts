@@ -16,16 +16,22 @@ import type { HandlerGate } from "./grpc-gate.js";
 import { file_aevon_audit_v1_audit } from "../gen/aevon/audit/v1/audit_pb.js";
 import { file_aevon_identity_v1_identity } from "../gen/aevon/identity/v1/identity_pb.js";
 import { file_aevon_ledger_v1_ledger } from "../gen/aevon/ledger/v1/ledger_pb.js";
+import { file_aevon_type_v1_error_reason } from "../gen/aevon/type/v1/error_reason_pb.js";
 import { file_google_rpc_error_details } from "../gen/google/rpc/error_details_pb.js";
 import { file_google_rpc_status } from "../gen/google/rpc/status_pb.js";
 import { file_grpc_health_v1_health } from "../gen/grpc/health/v1/health_pb.js";
 import * as v1 from "../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 
-/** The contracts this server answers for, and the error-detail types its errors carry. */
+/**
+ * The contracts this server answers for, the error-detail types its errors
+ * carry, and the ErrorReason enum that names every ErrorInfo.reason (no
+ * service imports it, so without this a reflecting client could not find it).
+ */
 const SERVED_FILES: DescFile[] = [
   file_google_rpc_status,
   file_google_rpc_error_details,
+  file_aevon_type_v1_error_reason,
   file_aevon_identity_v1_identity,
   file_aevon_ledger_v1_ledger,
   file_aevon_audit_v1_audit,

@@ -41,6 +41,9 @@ describe("Append, GetEvent, ListEvents, Checkpoint", () => {
       payload: { attempts: 3, ip_class: "tor" },
     });
     expect((await audit.append(request, { headers: { "x-actor": "aegis" } })).event).toEqual(event);
+    // The payload's keys in another order are the same request: a Struct is a map, and a map's entries have no order on the wire.
+    const reordered = { ...request, payload: { ip_class: "tor", attempts: 3 } };
+    expect((await audit.append(reordered, { headers: { "x-actor": "aegis" } })).event).toEqual(event);
     await expectFailure(audit.append({ ...request, resourceId: "other" }), Code.AlreadyExists, "IDEMPOTENCY_KEY_REUSED");
 
     const started = Date.now();

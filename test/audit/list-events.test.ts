@@ -14,6 +14,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { encodePageToken } from "../../src/domain/pagination.js";
 import { AuditService, type AuditEvent } from "../../src/gen/aevon/audit/v1/audit_pb.js";
 import { expectFailure, key, useLedgerServer } from "../support/ledger.js";
+import { shiftNanos } from "../support/timestamps.js";
 
 const ctx = useLedgerServer();
 let audit: ReturnType<typeof createClient<typeof AuditService>>;
@@ -63,6 +64,8 @@ describe("ListEvents", () => {
       expect(listed.map((e) => e.id), `page size ${pageSize}`).toEqual(byTime.filter((e) => e.s >= 1 && e.s < 7).map((e) => e.id));
     }
     expect((await pages({ startTime: at(1), endTime: at(7) }, 100)).map(secondsOf)).toEqual([1, 2, 3, 3, 4, 5]);
+    // Nanoseconds count: 1 ns past a stored time starts after it, and ends after it.
+    expect((await pages({ startTime: shiftNanos(at(1), 1), endTime: shiftNanos(at(7), 1) }, 100)).map(secondsOf)).toEqual([2, 3, 3, 4, 5, 7]);
     // One bound only (this year's events are all after 2001-01-02).
     expect((await pages({ startTime: at(4), endTime: timestampFromDate(new Date(T0 + 86_400_000)) }, 3)).map(secondsOf)).toEqual([4, 5, 7, 9]);
     expect((await pages({ endTime: at(3) }, 2)).map(secondsOf)).toEqual([0, 1, 2]);

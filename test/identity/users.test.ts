@@ -7,6 +7,7 @@ import { UserStatus, type User } from "../../src/gen/aevon/identity/v1/identity_
 import { AccountStatus } from "../../src/gen/aevon/ledger/v1/ledger_pb.js";
 import { ReadConsistency } from "../../src/gen/aevon/type/v1/read_consistency_pb.js";
 import { expectFailure, fundedAccount, identityClient, key, reasonOf, useLedgerServer, settle } from "../support/ledger.js";
+import { shiftNanos } from "../support/timestamps.js";
 
 const ctx = useLedgerServer();
 const identity = () => identityClient(ctx.client);
@@ -111,7 +112,7 @@ describe("UpdateUser", () => {
   it("applies the field mask and bumps the version", async () => {
     const { user } = await identity().createUser({ idempotencyKey: key(), handle: handle(), displayName: "Old" });
     const h = handle("new");
-    const res = await identity().updateUser({
+    const request = {
       idempotencyKey: key(),
       userId: user!.id,
       version: user!.version,
@@ -119,8 +120,12 @@ describe("UpdateUser", () => {
       displayName: "New",
       handle: h.toUpperCase(),
       email: "ignored@example.com",
-    });
+    };
+    const res = await identity().updateUser(request);
     expect(res.user).toMatchObject({ displayName: "New", handle: h, email: "", version: 2n });
+    // A mask is a set: its paths in another order (or twice) are the same request, so the retry replays.
+    const reordered = await identity().updateUser({ ...request, updateMask: { paths: ["handle", "display_name", "handle"] } });
+    expect(reordered.user).toEqual(res.user);
     await expectFailure(
       identity().updateUser({ idempotencyKey: key(), userId: user!.id, version: 2n, updateMask: { paths: ["status"] } }),
       Code.InvalidArgument,
@@ -217,6 +222,10 @@ describe("ListUsers", () => {
     expect(suspended.users.map((u) => u.id)).toEqual([made[1]!.id]);
     const later = await identity().listUsers({ handlePrefix: prefix, createdAfter: made[1]!.createTime });
     expect(later.users.map((u) => u.id)).toEqual(made.slice(1).map((u) => u.id));
+    // Nanoseconds count: a bound 1 ns after a user's creation leaves it out of "after" and keeps it in "before".
+    const oneNsLater = shiftNanos(made[1]!.createTime!, 1);
+    expect((await identity().listUsers({ handlePrefix: prefix, createdAfter: oneNsLater })).users.map((u) => u.id)).not.toContain(made[1]!.id);
+    expect((await identity().listUsers({ handlePrefix: prefix, createdBefore: oneNsLater })).users.map((u) => u.id)).toContain(made[1]!.id);
     const none = await identity().listUsers({ handlePrefix: prefix, createdBefore: timestampFromDate(new Date(0)) });
     expect(none.users).toEqual([]);
     await expectFailure(identity().listUsers({ handlePrefix: "bad-prefix" }), Code.InvalidArgument, "INVALID_ARGUMENT", "handle_prefix");

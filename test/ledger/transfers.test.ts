@@ -15,6 +15,7 @@ import {
   
 } from "../support/ledger.js";
 import { databaseClockPast } from "../support/db-clock.js";
+import { shiftNanos } from "../support/timestamps.js";
 
 const INT64_MAX = 9_223_372_036_854_775_807n;
 
@@ -370,6 +371,17 @@ describe("journal reads", () => {
     expect(atBatch.balance?.posted).toBe(byVersion(10).balanceAfter);
     const beforeBatch = await ctx.client.getBalance({ accountId: b.id, asOf: { case: "asOfTime", value: timestampFromDate(new Date(ms(byVersion(7).createTime) - 1)) } });
     expect(beforeBatch.balance?.posted).toBe(byVersion(6).balanceAfter);
+
+    // Nanoseconds count: 1 ns before the batch is before it; a range starting 1 ns after it leaves it out, one ending 1 ns after it keeps it.
+    const t7 = byVersion(7).createTime!;
+    const justBefore = await ctx.client.getBalance({ accountId: b.id, asOf: { case: "asOfTime", value: shiftNanos(t7, -1) } });
+    expect(justBefore.balance?.posted).toBe(byVersion(6).balanceAfter);
+    const versionsIn = async (range: { startTime?: Timestamp; endTime?: Timestamp }) =>
+      (await ctx.client.listEntries({ accountId: b.id, pageSize: 100, ...range })).entries.map((e) => e.accountVersion);
+    expect(await versionsIn({ startTime: shiftNanos(t7, 1) })).not.toContain(7n);
+    expect(await versionsIn({ endTime: shiftNanos(t7, 1) })).toContain(7n);
+    const transfersFrom = await ctx.client.listTransfers({ accountId: b.id, startTime: shiftNanos(t7, 1), pageSize: 100 });
+    expect(transfersFrom.transfers.some((t) => t.createTime && ms(t.createTime) <= ms(t7))).toBe(false);
   });
 
   it("pages of a time range stay stable while entries are being added", async () => {

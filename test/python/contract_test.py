@@ -13,7 +13,7 @@ import time
 import unittest
 
 import grpc
-from google.protobuf import descriptor_pb2
+from google.protobuf import descriptor_pb2, struct_pb2
 
 from aevon.audit.v1 import audit_pb2
 from aevon.identity.v1 import identity_pb2
@@ -95,6 +95,14 @@ class DiscoveryTest(unittest.TestCase):
         ledger = next(f for f in files if f.name == "aevon/ledger/v1/ledger.proto")
         service = next(s for s in ledger.service if s.name == "LedgerService")
         self.assertIn("Transfer", {m.name for m in service.method})
+
+    def test_reflection_describes_the_error_reasons(self):
+        # ErrorInfo.reason names a value of aevon.type.v1.ErrorReason; a client discovers the list by reflection.
+        reply = self.reflect(reflection_pb2.ServerReflectionRequest(file_containing_symbol="aevon.type.v1.ErrorReason"))
+        files = [descriptor_pb2.FileDescriptorProto.FromString(b) for b in reply.file_descriptor_response.file_descriptor_proto]
+        reasons = next(f for f in files if f.name == "aevon/type/v1/error_reason.proto")
+        values = {v.name for v in next(e for e in reasons.enum_type if e.name == "ErrorReason").value}
+        self.assertIn("ERROR_REASON_INSUFFICIENT_FUNDS", values)
 
     def test_health_reports_serving(self):
         reply = call(stubs.health.Check, health_pb2.HealthCheckRequest(service=""))
@@ -195,6 +203,26 @@ class ErrorTest(unittest.TestCase):
             [("amount", "int64.gt"), ("credit_account_id", "credit_account_id.distinct"), ("memo", "string.max_len")],
         )
         self.assertEqual(error.error_info.metadata["field"], error.bad_request.field_violations[0].field)
+
+    def test_a_batch_breaking_every_rule_gets_its_refusal_within_grpcio_default_metadata_limit(self):
+        # grpcio refuses trailers over 8 KiB (RESOURCE_EXHAUSTED) unless the client raises its limit: the refusal must fit.
+        # Two malformed ids per leg: each violation's description quotes the id pattern, so 100 of them are over 13 KiB.
+        legs = [ledger_pb2.TransferLeg(debit_account_id="x", credit_account_id="y", amount=1) for _ in range(100)]
+        error = failure(stubs.ledger.TransferBatch, ledger_pb2.TransferBatchRequest(idempotency_key=new_key("many-rules"), legs=legs))
+        self.assertEqual(error.code, grpc.StatusCode.INVALID_ARGUMENT, error.message)
+        listed = error.bad_request.field_violations
+        self.assertEqual((listed[0].field, listed[0].reason), ("legs[0].debit_account_id", "string.pattern"))
+        self.assertLess(len(listed), 200)
+        self.assertIn(f"(and 199 more: the first {len(listed)} are in google.rpc.BadRequest)", error.message)
+
+    def test_a_payload_key_named_proto_is_refused_by_name(self):
+        for value in [None, {"x": 1}, "text"]:
+            payload = struct_pb2.Struct()
+            payload.update({"__proto__": value, "kept": True})
+            request = audit_pb2.AppendRequest(idempotency_key=new_key("proto-key"), action="aegis.py.proto", resource_type="py", payload=payload)
+            error = failure(stubs.audit.Append, request)
+            self.assertEqual(error.code, grpc.StatusCode.INVALID_ARGUMENT, error.message)
+            self.assertEqual(error.error_info.metadata["field"], 'payload["__proto__"]')
 
     def test_unknown_ids_are_not_found(self):
         missing = "0190f5a4-0000-7000-8000-000000000000"
