@@ -57,6 +57,10 @@ describe("Append, GetEvent, ListEvents, Checkpoint", () => {
     expect(listed.events.map((e) => e.id)).toEqual([event!.id]);
     await expectFailure(audit.append({ idempotencyKey: key(), action: "Bad Action", resourceType: "x" }), Code.InvalidArgument, "INVALID_ARGUMENT", "action");
     await expectFailure(audit.getEvent({ id: 999_999_999n }), Code.NotFound, "NOT_FOUND", "id");
+    // Past the head: from there to the head is no range; up to a number the chain does not hold is not ok.
+    const head = (await audit.checkpoint({})).sequence;
+    await expectFailure(audit.verifyChain({ fromSequence: head + 1000n }), Code.InvalidArgument, "INVALID_ARGUMENT", "from_sequence");
+    expect(await audit.verifyChain({ fromSequence: head, toSequence: head + 2n })).toMatchObject({ ok: false, mismatch: "sequence_gap", firstBrokenSequence: head + 1n });
   });
 
   it("seals by the documented recipe: the stored hash is SHA-256(prev_hash || a record written out by hand)", async () => {

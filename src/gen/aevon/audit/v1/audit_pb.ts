@@ -351,7 +351,8 @@ export const ListEventsResponseSchema: GenMessage<ListEventsResponse> = /*@__PUR
 export type VerifyChainRequest = Message<"aevon.audit.v1.VerifyChainRequest"> & {
   /**
    * First sequence number to verify (>= 0); 0 means 1. Its predecessor's
-   * stored hash is trusted.
+   * stored hash is trusted. With to_sequence 0, a from_sequence after the
+   * head is INVALID_ARGUMENT naming from_sequence.
    *
    * @generated from field: int64 from_sequence = 1;
    */
@@ -360,7 +361,10 @@ export type VerifyChainRequest = Message<"aevon.audit.v1.VerifyChainRequest"> & 
   /**
    * Last sequence number to verify (>= 0, inclusive); 0 means the head. One
    * call verifies at most `max_events` of the range; `next_sequence` in the
-   * reply says where to continue.
+   * reply says where to continue. A to_sequence beyond the head is not ok
+   * (`sequence_gap` at the first missing number): the chain does not hold
+   * it, which is also what a deleted tail looks like when you verify up to a
+   * Checkpoint you stored earlier.
    *
    * @generated from field: int64 to_sequence = 2;
    */
