@@ -87,6 +87,10 @@ describe("a lone surrogate over Connect JSON", () => {
     [() => `{"idempotencyKey":"${key()}","action":"a.b","resourceType":"t","resourceId":"r","payload":{"k\\ud800":1}}`, "payload (a key)"],
     [() => `{"idempotencyKey":"${key()}","action":"a.b","resourceType":"t","resourceId":"r","payload":{"k":"\\udc00"}}`, 'payload["k"]'],
     [() => `{"idempotencyKey":"${key()}","action":"a.b","resourceType":"t","resourceId":"r","payload":{"k":[{"x":"ok"},"\\ud800\\ud800"]}}`, 'payload["k"][1]'],
+    // A key JavaScript objects take as their prototype: refused, never dropped in silence (or INTERNAL, for null).
+    [() => `{"idempotencyKey":"${key()}","action":"a.b","resourceType":"t","resourceId":"r","payload":{"__proto__":null,"kept":1}}`, 'payload["__proto__"]'],
+    [() => `{"idempotencyKey":"${key()}","action":"a.b","resourceType":"t","resourceId":"r","payload":{"kept":1,"__proto__":"text"}}`, 'payload["__proto__"]'],
+    [() => `{"idempotencyKey":"${key()}","action":"a.b","resourceType":"t","resourceId":"r","payload":{"k":{"__proto__":{"x":1}}}}`, 'payload["k"]["__proto__"]'],
   ];
   it.each(checked.map(([body, field]) => ({ body, field })))("Append $field: INVALID_ARGUMENT naming it", async ({ body, field }) => {
     const path = "/aevon.audit.v1.AuditService/Append";

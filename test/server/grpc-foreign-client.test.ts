@@ -125,6 +125,12 @@ describe("server reflection", () => {
       // A file comes with its dependencies (status.proto imports any.proto).
       expect(Buffer.concat(byName.fileDescriptorResponse.fileDescriptorProto).toString("latin1")).toContain("google/protobuf/any.proto");
 
+      // The enum behind every ErrorInfo.reason, which no service imports, is found by symbol too.
+      const reasons = await ask({ fileContainingSymbol: "aevon.type.v1.ErrorReason" });
+      const reasonFile = reasons.fileDescriptorResponse?.fileDescriptorProto?.[0] as Buffer | undefined;
+      expect(reasonFile?.toString("latin1")).toContain("aevon/type/v1/error_reason.proto");
+      expect(reasonFile?.toString("latin1")).toContain("ERROR_REASON_INSUFFICIENT_FUNDS");
+
       const missing = await ask({ fileContainingSymbol: "no.such.Symbol" });
       expect(missing.errorResponse.errorCode).toBe(grpc.status.NOT_FOUND);
       reflection.close();
