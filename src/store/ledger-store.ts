@@ -22,7 +22,7 @@ import type { CachePolicy } from "./cache-policy.js";
 import { translateConstraintError } from "./constraints.js";
 import { accountOfColumns, accountOfModel, entryOf, holdOf, TRANSFER_INCLUDE, transferOf, type AccountColumns } from "./ledger-rows.js";
 import { ACCOUNTS_BY_CURRENCY_SQL } from "./page-sql.js";
-import { ACCOUNTS_BY_IDS_SQL, BALANCES_BY_IDS_SQL } from "./read-sql.js";
+import { ACCOUNT_BY_ID_SQL, ACCOUNTS_BY_IDS_SQL, BALANCE_BY_ID_SQL, BALANCES_BY_IDS_SQL } from "./read-sql.js";
 import { ReadBatcher, type ReadBatchOptions } from "./read-batch.js";
 import { PrismaLedgerTx } from "./ledger-tx.js";
 import { runStatement, runWrite, type CommitListener, type RetryPolicy, type TxClient } from "./transaction.js";
@@ -45,14 +45,14 @@ export function createLedgerStore(db: Db, options: LedgerStoreOptions): LedgerSt
   const { cache } = options;
   /** Whether a read may be answered from Accelerate's cache: only then is the (slower) model query worth its directives. */
   const cachable = (consistency: ReadConsistency) => cache.active && consistency === "EVENTUAL";
-  // Concurrent uncached reads by id share one statement (read-batch.ts).
-  const byIds = <R extends AccountColumns, V>(sql: string, value: (row: R) => V) =>
+  // Concurrent uncached reads by id share one statement (read-batch.ts); a lone read sends the one-key form.
+  const byIds = <R extends AccountColumns, V>(manySql: string, oneSql: string, value: (row: R) => V) =>
     new ReadBatcher<V>(async (ids) => {
-      const rows = await db.$queryRawUnsafe<R[]>(sql, ids);
+      const rows = await (ids.length === 1 ? db.$queryRawUnsafe<R[]>(oneSql, ids[0]) : db.$queryRawUnsafe<R[]>(manySql, ids));
       return new Map(rows.map((row) => [row.id, value(row)]));
     }, options.readBatch);
-  const accounts = byIds(ACCOUNTS_BY_IDS_SQL, (row: AccountColumns) => accountOfColumns(row));
-  const balances = byIds(BALANCES_BY_IDS_SQL, (row: AccountColumns & { last_position: bigint }) => ({
+  const accounts = byIds(ACCOUNTS_BY_IDS_SQL, ACCOUNT_BY_ID_SQL, (row: AccountColumns) => accountOfColumns(row));
+  const balances = byIds(BALANCES_BY_IDS_SQL, BALANCE_BY_ID_SQL, (row: AccountColumns & { last_position: bigint }) => ({
     account: accountOfColumns(row),
     position: row.last_position,
   }));

@@ -4,9 +4,10 @@
  * 0.5 ms more CPU per call here (bench/read-cpu.ts); these are used wherever
  * no cache can answer (STRONG reads, and every read on a direct connection,
  * which ignores cache directives). EVENTUAL reads on Accelerate keep the
- * model queries, which carry the cache directives. The service sends the
- * batch forms (`… = ANY($1::uuid[])`): concurrent reads share one statement
- * (read-batch.ts).
+ * model queries, which carry the cache directives. Concurrent reads share
+ * one statement of the batch form (`… = ANY($1::uuid[])`, read-batch.ts); a
+ * batch of one key, the case of a quiet service, sends the one-key form,
+ * which PostgreSQL plans and runs for less.
  */
 
 /** An account row's columns (without its owner's status), as accountOfColumns reads them. */
@@ -31,6 +32,9 @@ export const BALANCE_BY_ID_SQL = `SELECT ${PLAIN_ACCOUNT_COLUMNS},
 export const BALANCES_BY_IDS_SQL = `SELECT ${PLAIN_ACCOUNT_COLUMNS},
   COALESCE((SELECT e.id FROM entries e WHERE e.account_id = a.id ORDER BY e.id DESC LIMIT 1), 0) AS last_position
   FROM accounts a WHERE a.id = ANY($1::uuid[])`;
+
+/** One account by id (`$1`). */
+export const ACCOUNT_BY_ID_SQL = `SELECT ${PLAIN_ACCOUNT_COLUMNS} FROM accounts WHERE id = $1::uuid`;
 
 /** Accounts by id (`$1`, a `uuid[]`): ACCOUNT_BY_ID_SQL for a batch of concurrent reads. */
 export const ACCOUNTS_BY_IDS_SQL = `SELECT ${PLAIN_ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($1::uuid[])`;
