@@ -238,3 +238,22 @@ describe("google.protobuf.Struct payloads", () => {
     expect(event.id).not.toBe("0");
   });
 });
+
+describe("the same request, encoded another way", () => {
+  it("a retry without the fields the first attempt carried and the service does not know replays it (unknown fields are not the request)", async () => {
+    // Transfer{idempotency_key, debit, credit, amount: 1} by hand, then the same with field 999 (unknown) = 1 appended.
+    const len = (no: number, body: Uint8Array) => concat(tag(no, 2), varint(body.length), body);
+    const text = (no: number, s: string) => len(no, Buffer.from(s));
+    const transfer = concat(text(1, key()), text(2, fx.payer), text(3, fx.payee), tag(4, 0), varint(1));
+    const withUnknown = concat(transfer, tag(999, 0), varint(1));
+    const raw = new grpc.Client(f.server.grpcAddress, grpc.credentials.createInsecure());
+    try {
+      const before = BigInt((await call("ledger", "GetBalance", { accountId: fx.payer })).balance.posted);
+      expect(codeOf(await rawUnary(raw, "/aevon.ledger.v1.LedgerService/Transfer", Buffer.from(withUnknown)))).toBe("OK");
+      expect(codeOf(await rawUnary(raw, "/aevon.ledger.v1.LedgerService/Transfer", Buffer.from(transfer)))).toBe("OK");
+      expect(BigInt((await call("ledger", "GetBalance", { accountId: fx.payer })).balance.posted)).toBe(before - 1n);
+    } finally {
+      raw.close();
+    }
+  });
+});
