@@ -6,6 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { DomainError, type ErrorCategory } from "../domain/errors.js";
+import { clipUtf8, DETAIL_BYTES_MAX, MESSAGE_BYTES_MAX } from "./clip.js";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { BadRequestSchema, BadRequest_FieldViolationSchema, ErrorInfoSchema, RetryInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 
@@ -33,28 +34,33 @@ export const CODE_OF_CATEGORY: Record<ErrorCategory, Code> = {
 /**
  * Turns any thrown value into the ConnectError a client may see.
  * DomainError → its code, message and ErrorInfo (+ BadRequest when a field is
- * at fault). ConnectError → unchanged. Anything else → INTERNAL with a fixed
+ * at fault), every text cut to clip.ts's sizes so the trailers stay
+ * deliverable. ConnectError → unchanged. Anything else → INTERNAL with a fixed
  * message; the detail goes to the log only.
  */
 export function toConnectError(error: unknown, logger?: Logger, method?: string): ConnectError {
   if (error instanceof DomainError) {
+    const field = error.field === undefined ? undefined : clipUtf8(error.field, DETAIL_BYTES_MAX);
+    const metadata = Object.fromEntries(Object.entries(error.metadata).map(([k, v]) => [k, clipUtf8(v, DETAIL_BYTES_MAX)]));
     const details: ConstructorParameters<typeof ConnectError>[3] = [
       {
         desc: ErrorInfoSchema,
         value: create(ErrorInfoSchema, {
           reason: error.reason,
           domain: ERROR_DOMAIN,
-          metadata: error.field === undefined ? error.metadata : { field: error.field, ...error.metadata },
+          metadata: field === undefined ? metadata : { field, ...metadata },
         }),
       },
     ];
-    if (error.category === "INVALID_ARGUMENT" && (error.options.violations !== undefined || error.field !== undefined)) {
+    if (error.category === "INVALID_ARGUMENT" && (error.options.violations !== undefined || field !== undefined)) {
       // The contract's rules list every violation with its rule id; a domain check names its one field.
-      const violations = error.options.violations ?? [{ field: error.field!, description: error.message, ruleId: "" }];
+      const violations = error.options.violations ?? [{ field: field!, description: error.message, ruleId: "" }];
       details.push({
         desc: BadRequestSchema,
         value: create(BadRequestSchema, {
-          fieldViolations: violations.map((v) => create(BadRequest_FieldViolationSchema, { field: v.field, description: v.description, reason: v.ruleId })),
+          fieldViolations: violations.map((v) =>
+            create(BadRequest_FieldViolationSchema, { field: clipUtf8(v.field, DETAIL_BYTES_MAX), description: clipUtf8(v.description, DETAIL_BYTES_MAX), reason: v.ruleId }),
+          ),
         }),
       });
     }
@@ -62,7 +68,7 @@ export function toConnectError(error: unknown, logger?: Logger, method?: string)
     if (retryAfterMs !== undefined) {
       details.push({ desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: durationFromMs(retryAfterMs) }) });
     }
-    return new ConnectError(error.message, CODE_OF_CATEGORY[error.category], undefined, details);
+    return new ConnectError(clipUtf8(error.message, MESSAGE_BYTES_MAX), CODE_OF_CATEGORY[error.category], undefined, details);
   }
   if (error instanceof ConnectError) return error;
   logger?.error({ err: error, method }, "unhandled error in handler");

@@ -17,6 +17,7 @@ import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { pathToString, type Path } from "@bufbuild/protobuf/reflect";
 import { createValidator, type Violation } from "@bufbuild/protovalidate";
 import { DomainError, ErrorReason, legMetadataOf, type FieldViolation } from "../domain/errors.js";
+import { clipUtf8, DETAIL_BYTES_MAX } from "./clip.js";
 import { regexMatch } from "./regex-match.js";
 
 /**
@@ -41,11 +42,12 @@ export const MAX_VIOLATIONS = 100;
 
 /**
  * Most bytes the listed violations take (their field paths, descriptions and
- * rule ids, plus 8 bytes of framing each): 4 KiB, about 5.5 KiB of base64,
- * which leaves room under grpcio's 8 KiB for ErrorInfo, grpc-message and the
- * other trailers. The first violation is always listed.
+ * rule ids, plus 8 bytes of framing each): 3 KiB. With the message twice
+ * (grpc-message and google.rpc.Status, 512 bytes each at most) and ErrorInfo
+ * (clip.ts), the trailers stay under grpcio's 8 KiB once encoded. The first
+ * violation is always listed.
  */
-export const VIOLATIONS_BYTES_MAX = 4096;
+export const VIOLATIONS_BYTES_MAX = 3072;
 
 /** The violation's bytes in google.rpc.BadRequest, framing included (an upper estimate). */
 function violationBytes(v: FieldViolation): number {
@@ -95,7 +97,7 @@ export function validateRequest<D extends DescMessage>(schema: D, request: Messa
   const violations: FieldViolation[] = [];
   let bytes = 0;
   for (const v of all) {
-    const listed: FieldViolation = { field: fieldOf(schema, v), description: v.message, ruleId: v.ruleId };
+    const listed: FieldViolation = { field: clipUtf8(fieldOf(schema, v), DETAIL_BYTES_MAX), description: clipUtf8(v.message, DETAIL_BYTES_MAX), ruleId: v.ruleId };
     bytes += violationBytes(listed);
     if (violations.length === MAX_VIOLATIONS || (violations.length > 0 && bytes > VIOLATIONS_BYTES_MAX)) break;
     violations.push(listed);

@@ -215,6 +215,19 @@ class ErrorTest(unittest.TestCase):
         self.assertLess(len(listed), 200)
         self.assertIn(f"(and 199 more: the first {len(listed)} are in google.rpc.BadRequest)", error.message)
 
+    def test_a_refusal_naming_a_long_payload_key_fits_grpcio_default_metadata_limit(self):
+        # The field path holds the caller's own key; it is cut, so the refusal still arrives.
+        for key in ["K" * 1500, "\x01" * 1000, "é" * 2000]:
+            payload = struct_pb2.Struct()
+            payload.update({key: "a\u0000"})
+            request = audit_pb2.AppendRequest(idempotency_key=new_key("long-key"), action="aegis.py.long", resource_type="py", payload=payload)
+            error = failure(stubs.audit.Append, request)
+            self.assertEqual(error.code, grpc.StatusCode.INVALID_ARGUMENT, error.message)
+            field = error.error_info.metadata["field"]
+            self.assertTrue(field.startswith("payload[") and field.endswith("…"), field[:40])
+            self.assertLessEqual(len(field.encode()), 256)
+            self.assertEqual(error.bad_request.field_violations[0].field, field)
+
     def test_a_payload_key_named_proto_is_refused_by_name(self):
         for value in [None, {"x": 1}, "text"]:
             payload = struct_pb2.Struct()
