@@ -3,7 +3,8 @@
  * no field may hold: text PostgreSQL cannot store (U+0000) or that is not
  * Unicode (a lone surrogate, which JSON can carry), numbers JSON cannot hold
  * in a google.protobuf.Struct (NaN, ±Infinity, which binary can carry), a
- * key named `__proto__` (in a map or a Struct), and timestamps outside the range google.protobuf.Timestamp defines
+ * key named `__proto__` (in a map or a Struct), objects and lists nested
+ * more than JSON_DEPTH_MAX deep, and timestamps outside the range google.protobuf.Timestamp defines
  * (0001-01-01 to 9999-12-31, nanos 0..999,999,999). The first offence is
  * refused as INVALID_ARGUMENT naming its field path (`legs[2].memo`,
  * `payload["note"]`). Field-specific limits (lengths, patterns, ranges) stay
@@ -38,16 +39,25 @@ function checkKey(path: string, key: string): void {
   if (key === RESERVED_KEY) throw invalidArgument(`${path}[${JSON.stringify(key)}]`, `must not be a key: "${RESERVED_KEY}" is reserved`);
 }
 
-function checkJson(path: string, value: unknown): void {
+/**
+ * Deepest nesting of objects and lists in a Struct or Value: 30. Each level
+ * is two or three protobuf messages deep on the wire, and readers refuse
+ * messages nested beyond 100 (protobuf's default in Python, C++ and Java):
+ * a payload stored deeper could be written once and never read back by
+ * them, inside a ListEventsResponse included.
+ */
+export const JSON_DEPTH_MAX = 30;
+
+function checkJson(path: string, value: unknown, depth = 1): void {
   if (typeof value === "string") return checkString(path, value);
   // A google.protobuf.Value can carry NaN or ±Infinity in binary; JSON (and jsonb) cannot, so it would become null.
   if (typeof value === "number" && !Number.isFinite(value)) throw invalidArgument(path, "must be a finite number (JSON has no NaN or Infinity)");
-  if (Array.isArray(value)) return value.forEach((v, i) => checkJson(`${path}[${i}]`, v));
-  if (value !== null && typeof value === "object") {
-    for (const [k, v] of Object.entries(value)) {
-      checkKey(path, k);
-      checkJson(`${path}[${JSON.stringify(k)}]`, v);
-    }
+  if (value === null || typeof value !== "object") return;
+  if (depth > JSON_DEPTH_MAX) throw invalidArgument(path, `must not nest objects and lists more than ${JSON_DEPTH_MAX} deep (protobuf readers refuse deeper messages)`);
+  if (Array.isArray(value)) return value.forEach((v, i) => checkJson(`${path}[${i}]`, v, depth + 1));
+  for (const [k, v] of Object.entries(value)) {
+    checkKey(path, k);
+    checkJson(`${path}[${JSON.stringify(k)}]`, v, depth + 1);
   }
 }
 

@@ -228,6 +228,26 @@ class ErrorTest(unittest.TestCase):
             self.assertLessEqual(len(field.encode()), 256)
             self.assertEqual(error.bad_request.field_violations[0].field, field)
 
+    def test_the_deepest_payload_accepted_can_be_read_back(self):
+        # 30 levels of objects are stored and decodable by this client's protobuf (limit 100); 31 are refused.
+        def nested(levels):
+            value = "leaf"
+            for _ in range(levels):
+                value = {"a": value}
+            return value
+
+        for depth, accepted in [(30, True), (31, False)]:
+            payload = struct_pb2.Struct()
+            payload.update({"a": nested(depth - 1)})
+            request = audit_pb2.AppendRequest(idempotency_key=new_key("deep"), action="aegis.py.deep", resource_type="py", payload=payload)
+            if accepted:
+                event = call(stubs.audit.Append, request).event
+                read = call(stubs.audit.GetEvent, audit_pb2.GetEventRequest(id=event.id)).event
+                self.assertEqual(read.payload, payload)
+            else:
+                error = failure(stubs.audit.Append, request)
+                self.assertEqual(error.code, grpc.StatusCode.INVALID_ARGUMENT, error.message)
+
     def test_a_payload_key_named_proto_is_refused_by_name(self):
         for value in [None, {"x": 1}, "text"]:
             payload = struct_pb2.Struct()

@@ -219,7 +219,7 @@ describe("google.protobuf.Struct payloads", () => {
     await expectNoChange(f.server.database, async () => expectInvalid(await answerOf(call("audit", "Append", append(payload))), 'payload["list"][1]'));
   });
 
-  it("nesting beyond the decoders' 100 messages is refused on both ports; 40 lists deep are stored", async () => {
+  it("nesting beyond the decoders' 100 messages is refused on both ports; 30 levels are stored, 31 refused naming the path", async () => {
     const nested = (depth: number): object => (depth === 0 ? { numberValue: 1 } : { listValue: { values: [nested(depth - 1)] } });
     // By hand (client libraries refuse to encode it): Value{list_value: ListValue{values: [Value{…}]}}, 60 lists deep.
     const len = (no: number, body: Uint8Array) => concat(tag(no, 2), varint(body.length), body);
@@ -234,8 +234,11 @@ describe("google.protobuf.Struct payloads", () => {
     const json = `{"idempotencyKey":"${key()}","action":"a.b","resourceType":"t","resourceId":"r","payload":{"x":${"[".repeat(5000)}${"]".repeat(5000)}}}`;
     const viaConnect = await expectNoChange(f.server.database, () => connectJson(f.server.connectBaseUrl, "/aevon.audit.v1.AuditService/Append", json));
     expect(codeOf(viaConnect)).toBe("INVALID_ARGUMENT");
-    const { event } = await call("audit", "Append", append({ fields: { x: nested(40) } }));
+    // The payload object and 29 lists in it: 30 levels, which a reader with protobuf's default limit of 100 can still decode.
+    const { event } = await call("audit", "Append", append({ fields: { x: nested(29) } }));
     expect(event.id).not.toBe("0");
+    const tooDeep = await expectNoChange(f.server.database, () => answerOf(call("audit", "Append", append({ fields: { x: nested(30) } }))));
+    expectInvalid(tooDeep, `payload["x"]${"[0]".repeat(29)}`);
   });
 });
 

@@ -165,7 +165,8 @@ export type AppendRequest = Message<"aevon.audit.v1.AppendRequest"> & {
   /**
    * Optional: at most 64 KiB as JSON. Do not put personal data here: the log
    * can never forget it. No key, at any depth, may be `__proto__`
-   * (INVALID_ARGUMENT naming it, e.g. `payload["__proto__"]`).
+   * (INVALID_ARGUMENT naming it, e.g. `payload["__proto__"]`), and objects
+   * and lists nest at most 30 deep, the payload itself included.
    *
    * @generated from field: google.protobuf.Struct payload = 5;
    */
