@@ -123,4 +123,24 @@ describe("ListEvents", () => {
     const times = seen.map((e) => timestampDate(e.time!).getTime());
     expect(times).toEqual([...times].sort((a, b) => a - b));
   });
+  it("a page of large events ends at about 1 MiB, never above the 4 MiB a reply may take, and the next pages continue it", async () => {
+    // 72 payloads of 65,000 characters (about 4.7 MB in all, at the 64 KiB limit each), appended through the service.
+    const action = `test.big.${randomUUID().slice(0, 8)}`;
+    const appended: bigint[] = [];
+    for (let i = 0; i < 72; i++) {
+      appended.push((await audit.append({ idempotencyKey: key(), action, resourceType: "blob", resourceId: String(i), payload: { k: "x".repeat(65_000) } })).event!.id);
+    }
+    const sizes: number[] = [];
+    const seen: bigint[] = [];
+    let pageToken = "";
+    do {
+      const page = await audit.listEvents({ action, pageSize: 500, pageToken });
+      sizes.push(page.events.length);
+      seen.push(...page.events.map((e) => e.id));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(seen).toEqual(appended);
+    // (65,000 + 1,024) bytes an event: 15 make a page of at most 1 MiB.
+    expect(sizes).toEqual([15, 15, 15, 15, 12]);
+  });
 });

@@ -12,6 +12,15 @@ export const MAX_PAYLOAD_BYTES = 64 * 1024;
 export const MAX_VERIFY_EVENTS = 100_000n;
 /** Links read per round trip while verifying. */
 const VERIFY_PAGE = 2_000;
+/**
+ * Most bytes of events one ListEvents page holds, counted as their payloads'
+ * JSON plus EVENT_BYTES_MAX each: 1 MiB. 500 events of 64 KiB payloads would
+ * be 32 MiB, beyond any reply size a client accepts (4 MiB by default in
+ * gRPC); such a page ends early and next_page_token continues it.
+ */
+export const PAGE_BYTES_MAX = 1024 * 1024;
+/** An event's bytes besides its payload, at most (ids, names, times, hashes). */
+const EVENT_BYTES_MAX = 1024;
 
 export interface Verification {
   ok: boolean;
@@ -59,8 +68,8 @@ export class AuditLog {
     const fingerprint = { listing: "events", ...filter, start: filter.start?.toISOString(), end: filter.end?.toISOString(), ...(listsByTime(filter) ? { order: "time" } : {}) };
     const cursor = decodePositionCursor(pageToken, fingerprint);
     const rows = await this.store.listEvents(filter, limit + 1, cursor);
-    const items = rows.slice(0, limit);
-    return { items, next: rows.length > limit ? encodePageToken(items[items.length - 1]!.id.toString(), fingerprint) : "" };
+    const items = rows.slice(0, fittingCount(rows.slice(0, limit)));
+    return { items, next: rows.length > items.length ? encodePageToken(items[items.length - 1]!.id.toString(), fingerprint) : "" };
   }
 
   /** Seals the next batch of committed events into the chain (the sealer job). */
@@ -120,6 +129,16 @@ export class AuditLog {
       oldestUnsealedAgeMs: unsealed.oldest ? BigInt(Math.max(0, Date.now() - unsealed.oldest.getTime())) : 0n,
     };
   }
+}
+
+/** How many of `events`, from the first, fit in PAGE_BYTES_MAX (always at least one: a payload is at most 64 KiB). */
+function fittingCount(events: AuditEvent[]): number {
+  let bytes = 0;
+  for (let i = 0; i < events.length; i++) {
+    bytes += Buffer.byteLength(JSON.stringify(events[i]!.payload ?? null)) + EVENT_BYTES_MAX;
+    if (i > 0 && bytes > PAGE_BYTES_MAX) return i;
+  }
+  return events.length;
 }
 
 function broken(seq: bigint, checked: bigint, mismatch: Verification["mismatch"], expected: string, actual: string): Verification {

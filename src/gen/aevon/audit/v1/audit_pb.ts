@@ -294,7 +294,9 @@ export type ListEventsRequest = Message<"aevon.audit.v1.ListEventsRequest"> & {
   endTime?: Timestamp | undefined;
 
   /**
-   * 0 to 500; 0 means 50.
+   * 0 to 500; 0 means 50. A page may hold fewer: it ends once its events
+   * reach about 1 MiB (their payloads' JSON and 1 KiB each), and
+   * next_page_token continues it.
    *
    * @generated from field: int32 page_size = 7;
    */
