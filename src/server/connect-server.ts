@@ -22,6 +22,7 @@ import { groupOfPath, type Admission } from "./admission.js";
 import { logCall, REQUEST_ID_HEADER, requestIdFrom } from "./call-log.js";
 import type { CallMetrics } from "./metrics/instruments.js";
 import { traceHooks } from "../lib/trace-hooks.js";
+import { createStrictJsonDecoder } from "./json-decoder.js";
 
 const peerKey = createContextKey<string>("unknown", { description: "remote address" });
 const socketKey = createContextKey<TLSSocket | undefined>(undefined, { description: "the TLS socket, for its client certificate" });
@@ -109,6 +110,8 @@ export function createConnectServer(services: ImplementedService[], options: Con
         .set(observerKey, options.observer ?? NO_OBSERVER)
         .set(peerKey, `${req.socket.remoteAddress}:${req.socket.remotePort}`)
         .set(socketKey, options.tls ? (req.socket as TLSSocket) : undefined),
+    // Typed as connect-es' handler options; its JSON serialization reads textDecoder too.
+    jsonOptions: { textDecoder: createStrictJsonDecoder() } as Record<string, unknown>,
     readMaxBytes: options.maxReceiveMessageBytes,
     writeMaxBytes: options.maxSendMessageBytes,
     maxTimeoutMs: options.maxDeadlineMs,

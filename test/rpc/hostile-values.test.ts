@@ -260,3 +260,34 @@ describe("the same request, encoded another way", () => {
     }
   });
 });
+
+describe("JSON the Connect port cannot read exactly", () => {
+  const path = "/aevon.ledger.v1.LedgerService/Transfer";
+  const body = (amount: string) => `{"idempotencyKey":"${key()}","debitAccountId":"${fx.issuance}","creditAccountId":"${fx.payee}","amount":${amount}}`;
+  const posted = async () => BigInt((await call("ledger", "GetBalance", { accountId: fx.payee })).balance.posted);
+
+  it("an int64 beyond 2^53 as a JSON number is refused naming its field, not rounded; as a string, or within 2^53, it is exact", async () => {
+    for (const amount of ["9007199254740993", "9007199254740992", "-9007199254740993", "12345678901234567890"]) {
+      const answer = await expectNoChange(f.server.database, () => connectJson(f.server.connectBaseUrl, path, body(amount)));
+      expect(codeOf(answer)).toBe("INVALID_ARGUMENT");
+      expect(answer.message).toContain(`amount: ${amount} is an integer beyond`);
+    }
+    const before = await posted();
+    expect(codeOf(await connectJson(f.server.connectBaseUrl, path, body('"9007199254740993"')))).toBe("OK");
+    expect(codeOf(await connectJson(f.server.connectBaseUrl, path, body("9007199254740991")))).toBe("OK");
+    expect(await posted()).toBe(before + 9007199254740993n + 9007199254740991n);
+  });
+
+  it("a body that is not UTF-8 is refused, not stored with U+FFFD in place of its bytes", async () => {
+    const json = Buffer.from(`{"idempotencyKey":"${key()}","handle":"${handle()}","displayName":"A__"}`);
+    const at = json.indexOf("A__") + 1;
+    json[at] = 0xff;
+    json[at + 1] = 0xc0;
+    const answer = await expectNoChange(f.server.database, async () => {
+      const res = await fetch(`${f.server.connectBaseUrl}/aevon.identity.v1.IdentityService/CreateUser`, { method: "POST", headers: { "content-type": "application/json" }, body: json });
+      return { status: res.status, body: (await res.json()) as { code: string; message: string } };
+    });
+    expect(answer.body.code).toBe("invalid_argument");
+    expect(answer.body.message).toContain("not valid UTF-8");
+  });
+});
