@@ -5,6 +5,8 @@
  * one, writes a google.protobuf.Struct's keys in hash-table order), and a
  * FieldMask's paths are a set. So, on a copy of the request:
  * - map entries and JSON object keys (Struct, Value) are put in key order;
+ * - -0 in a Struct is 0 (JSON, and the stored payload, have one zero);
+ * - an empty Struct field is an absent one (both store no payload keys);
  * - FieldMask paths are sorted, each once.
  * Unknown fields are left out by the caller (`writeUnknownFields: false`):
  * the service ignores them, so they do not make another request.
@@ -14,6 +16,7 @@ import type { DescField, DescMessage } from "@bufbuild/protobuf";
 /** Well-known types that protobuf-es represents as plain JSON values. */
 export const JSON_TYPES = new Set(["google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"]);
 const FIELD_MASK = "google.protobuf.FieldMask";
+const STRUCT = "google.protobuf.Struct";
 
 /** A plain object with `entries` in key order; `__proto__` stays an own key. */
 function sortedObject(entries: [string, unknown][]): Record<string, unknown> {
@@ -24,6 +27,7 @@ function sortedObject(entries: [string, unknown][]): Record<string, unknown> {
 }
 
 function canonicalJson(value: unknown): unknown {
+  if (Object.is(value, -0)) return 0;
   if (Array.isArray(value)) return value.map(canonicalJson);
   if (value === null || typeof value !== "object") return value;
   return sortedObject(Object.entries(value).map(([k, v]) => [k, canonicalJson(v)]));
@@ -31,6 +35,7 @@ function canonicalJson(value: unknown): unknown {
 
 function canonicalSingle(kind: "scalar" | "enum" | "message", message: DescMessage | undefined, value: unknown): unknown {
   if (kind !== "message" || !message || value === undefined || value === null) return value;
+  if (message.typeName === STRUCT && Object.keys(value as object).length === 0) return undefined;
   if (JSON_TYPES.has(message.typeName)) return canonicalJson(value);
   if (message.typeName === FIELD_MASK) {
     const mask = value as { paths: string[] };

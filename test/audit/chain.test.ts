@@ -44,6 +44,13 @@ describe("Append, GetEvent, ListEvents, Checkpoint", () => {
     // The payload's keys in another order are the same request: a Struct is a map, and a map's entries have no order on the wire.
     const reordered = { ...request, payload: { ip_class: "tor", attempts: 3 } };
     expect((await audit.append(reordered, { headers: { "x-actor": "aegis" } })).event).toEqual(event);
+    // Two encodings of one stored payload more: -0 and 0; no payload and an empty one.
+    const zero = { idempotencyKey: key(), action: "aegis.zero", resourceType: "session", resourceId: `${resourceId}-z`, payload: { n: -0 } };
+    const first = (await audit.append(zero)).event!;
+    expect((await audit.append({ ...zero, payload: { n: 0 } })).event).toEqual(first);
+    const bare = { idempotencyKey: key(), action: "aegis.bare", resourceType: "session", resourceId: `${resourceId}-b` };
+    const firstBare = (await audit.append(bare)).event!;
+    expect((await audit.append({ ...bare, payload: {} })).event).toEqual(firstBare);
     await expectFailure(audit.append({ ...request, resourceId: "other" }), Code.AlreadyExists, "IDEMPOTENCY_KEY_REUSED");
 
     const started = Date.now();

@@ -365,9 +365,10 @@ export type VerifyChainRequest = Message<"aevon.audit.v1.VerifyChainRequest"> & 
    * Last sequence number to verify (>= 0, inclusive); 0 means the head. One
    * call verifies at most `max_events` of the range; `next_sequence` in the
    * reply says where to continue. A to_sequence beyond the head is not ok
-   * (`sequence_gap` at the first missing number): the chain does not hold
-   * it, which is also what a deleted tail looks like when you verify up to a
-   * Checkpoint you stored earlier.
+   * (`sequence_gap` at the first number the call needs and the chain lacks:
+   * head + 1, or from_sequence - 1 when that is already past the head): the
+   * chain does not hold it, which is also what a deleted tail looks like when
+   * you verify up to a Checkpoint you stored earlier.
    *
    * @generated from field: int64 to_sequence = 2;
    */
