@@ -156,9 +156,14 @@ export class DomainError extends Error {
   }
 }
 
-/** Shorthand for the most common error: a field that is not acceptable. */
-export function invalidArgument(field: string, message: string): DomainError {
-  return new DomainError(ErrorReason.INVALID_ARGUMENT, `${field}: ${message}`, field, legMetadataOf(field));
+/**
+ * Shorthand for the most common error: a field that is not acceptable.
+ * `ruleId` names the check (BadRequest's `reason`) when it has a stable id.
+ */
+export function invalidArgument(field: string, message: string, ruleId?: string): DomainError {
+  const text = `${field}: ${message}`;
+  const options = ruleId === undefined ? {} : { violations: [{ field, description: text, ruleId }] };
+  return new DomainError(ErrorReason.INVALID_ARGUMENT, text, field, legMetadataOf(field), options);
 }
 
 /** The facts a failure carries beside its field path: which batch leg (`leg_index`), when one is at fault. */

@@ -31,12 +31,13 @@ const RESERVED_KEY = "__proto__";
 
 function checkString(path: string, value: string): void {
   if (!UNSTORABLE.test(value)) return;
-  throw invalidArgument(path, value.includes("\u0000") ? "must not contain U+0000 (NUL)" : "must be valid Unicode (it holds a lone surrogate)");
+  if (value.includes("\u0000")) throw invalidArgument(path, "must not contain U+0000 (NUL)", "aevon.string.no_nul");
+  throw invalidArgument(path, "must be valid Unicode (it holds a lone surrogate)", "aevon.string.valid_unicode");
 }
 
 function checkKey(path: string, key: string): void {
   checkString(`${path} (a key)`, key);
-  if (key === RESERVED_KEY) throw invalidArgument(`${path}[${JSON.stringify(key)}]`, `must not be a key: "${RESERVED_KEY}" is reserved`);
+  if (key === RESERVED_KEY) throw invalidArgument(`${path}[${JSON.stringify(key)}]`, `must not be a key: "${RESERVED_KEY}" is reserved`, "aevon.key.reserved");
 }
 
 /**
@@ -51,9 +52,11 @@ export const JSON_DEPTH_MAX = 30;
 function checkJson(path: string, value: unknown, depth = 1): void {
   if (typeof value === "string") return checkString(path, value);
   // A google.protobuf.Value can carry NaN or ±Infinity in binary; JSON (and jsonb) cannot, so it would become null.
-  if (typeof value === "number" && !Number.isFinite(value)) throw invalidArgument(path, "must be a finite number (JSON has no NaN or Infinity)");
+  if (typeof value === "number" && !Number.isFinite(value)) throw invalidArgument(path, "must be a finite number (JSON has no NaN or Infinity)", "aevon.number.finite");
   if (value === null || typeof value !== "object") return;
-  if (depth > JSON_DEPTH_MAX) throw invalidArgument(path, `must not nest objects and lists more than ${JSON_DEPTH_MAX} deep (protobuf readers refuse deeper messages)`);
+  if (depth > JSON_DEPTH_MAX) {
+    throw invalidArgument(path, `must not nest objects and lists more than ${JSON_DEPTH_MAX} deep (protobuf readers refuse deeper messages)`, "aevon.struct.max_depth");
+  }
   if (Array.isArray(value)) return value.forEach((v, i) => checkJson(`${path}[${i}]`, v, depth + 1));
   for (const [k, v] of Object.entries(value)) {
     checkKey(path, k);
@@ -63,9 +66,9 @@ function checkJson(path: string, value: unknown, depth = 1): void {
 
 function checkTimestamp(path: string, t: { seconds: bigint; nanos: number }): void {
   if (t.seconds < MIN_SECONDS || t.seconds > MAX_SECONDS) {
-    throw invalidArgument(path, "must be a time between 0001-01-01 and 9999-12-31 (google.protobuf.Timestamp)");
+    throw invalidArgument(path, "must be a time between 0001-01-01 and 9999-12-31 (google.protobuf.Timestamp)", "aevon.timestamp.range");
   }
-  if (!Number.isInteger(t.nanos) || t.nanos < 0 || t.nanos > MAX_NANOS) throw invalidArgument(`${path}.nanos`, `must be 0 to ${MAX_NANOS}`);
+  if (!Number.isInteger(t.nanos) || t.nanos < 0 || t.nanos > MAX_NANOS) throw invalidArgument(`${path}.nanos`, `must be 0 to ${MAX_NANOS}`, "aevon.timestamp.nanos");
 }
 
 function checkMessage(desc: DescMessage, message: Record<string, unknown>, prefix: string): void {
