@@ -12,9 +12,8 @@
  * the service ignores them, so they do not make another request.
  */
 import type { DescField, DescMessage } from "@bufbuild/protobuf";
+import { forEachField, JSON_TYPES } from "./message-fields.js";
 
-/** Well-known types that protobuf-es represents as plain JSON values. */
-export const JSON_TYPES = new Set(["google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"]);
 const FIELD_MASK = "google.protobuf.FieldMask";
 const STRUCT = "google.protobuf.Struct";
 
@@ -59,13 +58,5 @@ function canonicalField(field: DescField, value: unknown): unknown {
 
 /** Rewrites `message` (a copy the caller owns) into its canonical form. */
 export function canonicalizeInPlace(desc: DescMessage, message: Record<string, unknown>): void {
-  for (const member of desc.members) {
-    if (member.kind === "oneof") {
-      const selected = message[member.localName] as { case: string | undefined; value?: unknown };
-      const field = member.fields.find((f) => f.localName === selected.case);
-      if (field) selected.value = canonicalField(field, selected.value);
-    } else {
-      message[member.localName] = canonicalField(member, message[member.localName]);
-    }
-  }
+  forEachField(desc, message, (field, value, replace) => replace(canonicalField(field, value)));
 }

@@ -12,7 +12,7 @@
  */
 import type { DescField, DescMessage } from "@bufbuild/protobuf";
 import { invalidArgument } from "../domain/errors.js";
-import { JSON_TYPES } from "./canonical.js";
+import { forEachField, JSON_TYPES } from "./message-fields.js";
 
 /** Timestamp seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z. */
 const MIN_SECONDS = -62_135_596_800n;
@@ -72,15 +72,7 @@ function checkTimestamp(path: string, t: { seconds: bigint; nanos: number }): vo
 }
 
 function checkMessage(desc: DescMessage, message: Record<string, unknown>, prefix: string): void {
-  for (const member of desc.members) {
-    if (member.kind === "oneof") {
-      const selected = message[member.localName] as { case: string | undefined; value?: unknown };
-      const field = member.fields.find((f) => f.localName === selected.case);
-      if (field) checkValue(field, selected.value, `${prefix}${field.name}`);
-    } else {
-      checkValue(member, message[member.localName], `${prefix}${member.name}`);
-    }
-  }
+  forEachField(desc, message, (field, value) => checkValue(field, value, `${prefix}${field.name}`));
 }
 
 function checkSingle(kind: "scalar" | "enum" | "message", message: DescMessage | undefined, value: unknown, path: string): void {

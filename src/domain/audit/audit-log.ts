@@ -90,10 +90,11 @@ export class AuditLog {
     const budget = maxEvents === 0n ? MAX_VERIFY_EVENTS : maxEvents;
     const from = fromSeq === 0n ? 1n : fromSeq;
     const head = toSeq === 0n ? (await this.store.head()).seq : toSeq;
-    if (toSeq === 0n && head !== 0n && from > head) {
-      throw invalidArgument("from_sequence", `must not be after the head of the sealed chain (${head}) when to_sequence is 0 (the head)`);
+    if (head !== 0n && from > head) {
+      // With to_sequence 0 the range ends at the head, so it is from_sequence that is out of place.
+      if (toSeq === 0n) throw invalidArgument("from_sequence", `must not be after the head of the sealed chain (${head}) when to_sequence is 0 (the head)`);
+      throw invalidArgument("to_sequence", "must not be before from_sequence");
     }
-    if (from > head && head !== 0n) throw invalidArgument("to_sequence", "must not be before from_sequence");
     const to = head - from + 1n > budget ? from + budget - 1n : head;
     let prev = ZERO_HASH as Uint8Array;
     if (from > 1n) {
